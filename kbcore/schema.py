@@ -1,0 +1,106 @@
+"""The collection schema: vector names, the chunk payload and the index manifest.
+
+One place names collections: an alias (``settings.collection``) serves the current
+version, and each version is a collection ``<alias>__<version>``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DENSE_VECTOR = "dense"
+SPARSE_VECTOR = "bm25"
+VERSION_SEPARATOR = "__"
+SCHEMA_VERSION = 1
+_POINT_NAMESPACE = uuid.UUID("6d1f0b55-3f3a-4c1e-9a4e-6b1b7f6c2a10")
+
+ChunkKind = Literal["overview", "section", "faq", "question"]
+
+
+class OutlineEntry(BaseModel):
+    """A heading of an article, for its table of contents and deep links."""
+
+    level: int
+    heading: str
+    anchor: str
+
+
+class ChunkPayload(BaseModel):
+    """Everything a search hit or a citation needs, stored with each point."""
+
+    model_config = ConfigDict(frozen=True)
+
+    article: str
+    title: str
+    url: str
+    anchor: str
+    heading: str
+    heading_path: str
+    level: int
+    kind: ChunkKind
+    section_index: int
+    chunk_index: int
+    chunk_count: int
+    text: str
+    start: int = Field(description="Offset of `text` in the section's plain text.")
+    sentences: list[tuple[int, int]] = Field(description="Sentence spans within `text`.")
+    tags: list[str]
+    updated: str
+    summary: str
+    content_hash: str
+    section_hash: str
+    source_path: str
+    outline: list[OutlineEntry] | None = None  # only on the article's first chunk
+    questions: list[str] | None = None  # only on the article's first chunk
+
+
+class IndexManifest(BaseModel):
+    """Recorded in the collection's metadata: what built this version."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    schema_version: int = SCHEMA_VERSION
+    embed_model: str
+    dim: int
+    sparse_model: str
+    avgdl: float
+    created_at: str
+    articles: int
+    sections: int
+    chunks: int
+    parent: str | None = None
+    fingerprint: str = ""
+    status: Literal["building", "ready"] = "building"
+
+
+def article_url(slug: str, anchor: str = "") -> str:
+    """Public URL of an article or one of its sections."""
+    return f"/learn/{slug}#{anchor}" if anchor else f"/learn/{slug}"
+
+
+def point_id(article: str, anchor: str, chunk_index: int, kind: str, content_hash: str) -> str:
+    """Stable id: the same chunk content at the same place always gets the same id."""
+    key = f"{article}#{anchor}#{kind}#{chunk_index}#{content_hash}"
+    return str(uuid.uuid5(_POINT_NAMESPACE, key))
+
+
+def version_collection(alias: str, version: str) -> str:
+    """Name of the collection holding one index version."""
+    return f"{alias}{VERSION_SEPARATOR}{version}"
+
+
+def version_of(alias: str, collection: str) -> str | None:
+    """The version part of a collection name, or ``None`` if it is not one of ``alias``'s."""
+    prefix = f"{alias}{VERSION_SEPARATOR}"
+    return collection[len(prefix) :] if collection.startswith(prefix) else None
+
+
+def new_version() -> str:
+    """A sortable, unique version id such as ``20261129t182000-3fa2``."""
+    now = dt.datetime.now(dt.UTC)
+    return f"{now:%Y%m%dt%H%M%S%f}-{secrets.token_hex(2)}"

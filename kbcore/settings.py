@@ -1,0 +1,115 @@
+"""Configuration, read once from the environment (prefix ``KB_``) and passed in explicitly.
+
+Precedence: arguments to ``Settings(...)`` > environment variables > ``.env`` file > defaults.
+The OpenAI-compatible LLM also honours the standard ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting of the service, CLI and ingest pipeline (documented in README.md)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KB_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # --- content and storage -------------------------------------------------------------
+    content_dir: Path = Field(Path("./content"), description="Folder of Markdown articles.")
+    data_dir: Path = Field(
+        Path("./data"), description="State: embedded Qdrant, feedback database, job records."
+    )
+    qdrant_url: str | None = Field(
+        None, description="Qdrant server URL; unset = embedded Qdrant under KB_DATA_DIR."
+    )
+    qdrant_api_key: SecretStr | None = Field(None, description="API key for the Qdrant server.")
+    collection: str = Field(
+        "kb",
+        pattern=r"^[a-z][a-z0-9_]{0,40}$",
+        description="Alias that serves the index; versions are named <collection>__<version>.",
+    )
+    keep_versions: int = Field(
+        2, ge=1, le=20, description="Index versions kept (current + rollback targets)."
+    )
+
+    # --- embeddings ----------------------------------------------------------------------
+    embed_backend: Literal["onnx", "openai"] = Field(
+        "onnx", description="onnx = bundled all-MiniLM-L6-v2 int8; openai = embeddings API."
+    )
+    embed_model: str = Field(
+        "all-MiniLM-L6-v2",
+        description="Embedding model name (for the openai backend, e.g. text-embedding-3-small).",
+    )
+    embed_base_url: str | None = Field(
+        None, description="Base URL of an OpenAI-compatible embeddings API (openai backend)."
+    )
+    embed_api_key: SecretStr | None = Field(
+        None, description="Key for the embeddings API; defaults to OPENAI_API_KEY."
+    )
+    embed_threads: int = Field(1, ge=1, le=64, description="onnxruntime intra-op threads.")
+    embed_batch_size: int = Field(32, ge=1, le=512, description="Texts per embedding batch.")
+
+    # --- chunking ------------------------------------------------------------------------
+    chunk_tokens: int = Field(
+        256,
+        ge=32,
+        le=8192,
+        description="Token cap of an embedded chunk, heading path included (model limit 256).",
+    )
+    chunk_overlap_tokens: int = Field(
+        32, ge=0, le=512, description="Trailing sentences of the previous chunk repeated, in tokens."
+    )
+
+    # --- retrieval -----------------------------------------------------------------------
+    prefetch_limit: int = Field(
+        50, ge=5, le=1000, description="Candidates each signal (dense, sparse) feeds the fusion."
+    )
+
+    # --- answering -----------------------------------------------------------------------
+    openai_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("KB_OPENAI_API_KEY", "OPENAI_API_KEY"),
+        description="Enables the LLM answerer (OpenAI or any compatible server).",
+    )
+    llm_base_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("KB_LLM_BASE_URL", "OPENAI_BASE_URL"),
+        description="OpenAI-compatible base URL (vLLM, Ollama, llama.cpp); enables the LLM.",
+    )
+    llm_model: str = Field("gpt-4o-mini", description="Chat model name.")
+    llm_timeout_s: float = Field(30.0, gt=0, le=600, description="Per-call LLM timeout.")
+    llm_max_retries: int = Field(2, ge=0, le=10, description="Retries on LLM errors.")
+    llm_temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
+
+    # --- HTTP service --------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Bind address of `kb serve`.")
+    port: int = Field(8000, ge=1, le=65535, description="Port of `kb serve`.")
+    admin_token: SecretStr | None = Field(
+        None, description="Bearer token for /v1/admin/*; unset = admin routes disabled."
+    )
+    max_body_bytes: int = Field(65536, ge=1024, description="Largest accepted request body.")
+
+    @field_validator("qdrant_url", "embed_base_url", "llm_base_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def embedded_qdrant_path(self) -> Path:
+        """Folder of the embedded (local-mode) Qdrant storage."""
+        return self.data_dir / "qdrant"
+
+    @property
+    def llm_enabled(self) -> bool:
+        """True when an OpenAI key or an OpenAI-compatible base URL is configured."""
+        return self.openai_api_key is not None or self.llm_base_url is not None

@@ -1,0 +1,38 @@
+"""Opens Qdrant: embedded (local mode, on disk) by default, a server when a URL is set.
+
+Both paths return the same ``QdrantClient`` API, so every other module runs unchanged.
+"""
+
+from __future__ import annotations
+
+from qdrant_client import QdrantClient
+
+from kbcore.errors import StoreUnavailableError
+from kbcore.settings import Settings
+
+
+def open_client(settings: Settings) -> QdrantClient:
+    """Connect to the configured Qdrant; a locked embedded folder is a clear error."""
+    if settings.qdrant_url:
+        key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+        try:
+            return QdrantClient(url=settings.qdrant_url, api_key=key, timeout=10)
+        except Exception as exc:
+            raise StoreUnavailableError(f"cannot reach Qdrant at {settings.qdrant_url}") from exc
+    path = settings.embedded_qdrant_path
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        return QdrantClient(path=str(path))
+    except RuntimeError as exc:
+        if "already accessed" in str(exc):
+            raise StoreUnavailableError(
+                f"the embedded index in {path} is in use by another process (probably "
+                "`kb serve`); embedded Qdrant allows one process per data folder. Stop it, "
+                "or ask the running server to do this (e.g. `kb ingest --server URL`)."
+            ) from exc
+        raise StoreUnavailableError(f"cannot open the embedded index in {path}: {exc}") from exc
+
+
+def open_memory_client() -> QdrantClient:
+    """An in-memory embedded Qdrant (tests, evaluation in a scratch index)."""
+    return QdrantClient(location=":memory:")
