@@ -106,9 +106,7 @@ class Indexer:
     splitter: SentenceSplitter = field(default_factory=SentenceSplitter)
     validators: Sequence[Validator] = ()
 
-    def prepare(
-        self, articles: list[Article], chunking: ChunkingConfig
-    ) -> list[PreparedChunk]:
+    def prepare(self, articles: list[Article], chunking: ChunkingConfig) -> list[PreparedChunk]:
         """Chunk every article (ids are stable for unchanged content)."""
         chunks: list[PreparedChunk] = []
         for article in articles:
@@ -141,8 +139,12 @@ class Indexer:
         current = serving_collection(self.client, self.alias)
         manifest = read_manifest(self.client, current) if current else None
         report.previous_version = version_of(self.alias, current) if current else None
-        if manifest is not None and not options.rebuild and (
-            manifest.embed_model != self.embedder.model_id or manifest.dim != self.embedder.dim
+        if (
+            manifest is not None
+            and not options.rebuild
+            and (
+                manifest.embed_model != self.embedder.model_id or manifest.dim != self.embedder.dim
+            )
         ):
             raise ModelMismatchError(
                 f"the index was built with '{manifest.embed_model}' (dimension {manifest.dim}) "
@@ -152,7 +154,8 @@ class Indexer:
         base = None if options.rebuild or current is None else current
         indexed = scroll_indexed(self.client, base) if base else []
         diff = compute_diff(chunks, indexed)
-        report.diff = diff.summary()
+        # On a first build every section is "added": only report diffs against a version.
+        report.diff = diff.summary() if (base is not None or options.dry_run) else {}
         report.deleted = len(diff.deleted_ids)
         fingerprint = _fingerprint(chunks)
         same = (
@@ -195,7 +198,8 @@ class Indexer:
             report.embed_seconds = time.perf_counter() - embed_started
             self._validate(collection, chunks, loaded.articles)
             self.client.update_collection(
-                collection, metadata=new_manifest.model_copy(update={"status": "ready"}).model_dump()
+                collection,
+                metadata=new_manifest.model_copy(update={"status": "ready"}).model_dump(),
             )
             switch_alias(self.client, self.alias, collection)
         except BaseException:
@@ -286,16 +290,20 @@ class Indexer:
         if missing:
             raise IndexValidationError(f"{collection} is missing {len(missing)} planned points")
         present = {p.article for p in indexed}
-        absent = [a.slug for a in articles if a.slug not in present and any(
-            s.text.strip() for s in a.sections
-        )]
+        absent = [
+            a.slug
+            for a in articles
+            if a.slug not in present and any(s.text.strip() for s in a.sections)
+        ]
         if absent:
             raise IndexValidationError(f"{collection} has no points for: {', '.join(absent)}")
         info = self.client.get_collection(collection)
         vectors = info.config.params.vectors
         size = vectors[DENSE_VECTOR].size if isinstance(vectors, dict) else None
         if size != self.embedder.dim:
-            raise IndexValidationError(f"{collection} has dense size {size}, expected {self.embedder.dim}")
+            raise IndexValidationError(
+                f"{collection} has dense size {size}, expected {self.embedder.dim}"
+            )
         for validator in self.validators:
             validator(self.client, collection)
 

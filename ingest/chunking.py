@@ -83,7 +83,9 @@ def pack_sentences(
         if tokens <= budget:
             units.append((start, end, tokens))
         else:
-            units.extend((a, b, count(text[a:b])) for a, b in _split_long(text, start, end, budget, count))
+            units.extend(
+                (a, b, count(text[a:b])) for a, b in _split_long(text, start, end, budget, count)
+            )
     groups: list[list[tuple[int, int, int]]] = []
     current: list[tuple[int, int, int]] = []
     used = 0
@@ -159,7 +161,9 @@ def chunk_article(
                         chunk_count=len(groups),
                         text=text,
                         start=start,
-                        sentences=[(a - start, b - start) for a, b in group_sentences(spans, start, end)],
+                        sentences=[
+                            (a - start, b - start) for a, b in group_sentences(spans, start, end)
+                        ],
                         content_hash=content_hash,
                         section_hash=section_hash,
                     ),
@@ -205,9 +209,7 @@ def chunk_article(
     return chunks
 
 
-def group_sentences(
-    spans: list[tuple[int, int]], start: int, end: int
-) -> list[tuple[int, int]]:
+def group_sentences(spans: list[tuple[int, int]], start: int, end: int) -> list[tuple[int, int]]:
     """Sentence spans inside ``[start, end)``, clipped (long sentences may have been cut)."""
     out = []
     for a, b in spans:

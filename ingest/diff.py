@@ -85,7 +85,7 @@ def _sections(
     """(article, anchor) -> (heading, section hashes) from (article, anchor, heading, hash)."""
     out: dict[SectionKey, tuple[str, set[str]]] = {}
     for article, anchor, heading, section_hash in items:
-        heading_seen, hashes = out.setdefault((article, anchor), (heading, set()))
+        _heading, hashes = out.setdefault((article, anchor), (heading, set()))
         hashes.add(section_hash)
     return out
 

@@ -72,7 +72,11 @@ def rollback(client: QdrantClient, alias: str, to_version: str | None = None) ->
         if target is None:
             raise IndexNotFoundError(f"no ready index version '{to_version}'")
     else:
-        older = [v for v in versions if not v.serving and (serving is None or v.version < serving.version)]
+        older = [
+            v
+            for v in versions
+            if not v.serving and (serving is None or v.version < serving.version)
+        ]
         if not older:
             raise IndexNotFoundError("there is no previous index version to roll back to")
         target = older[0]

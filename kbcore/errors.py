@@ -33,7 +33,7 @@ class ContentError(KBError):
         super().__init__(f"{where}: {message}")
 
 
-class IndexError_(KBError):  # noqa: N801 - trailing underscore avoids the builtin name
+class IndexError_(KBError):
     """The index cannot be used as it is."""
 
 

@@ -164,9 +164,7 @@ class Retriever:
             with_payload=True,
         )
         chunks = [ChunkPayload.model_validate(p.payload) for p in points if p.payload]
-        return sorted(
-            (c for c in chunks if c.kind != "question"), key=lambda c: c.chunk_index
-        )
+        return sorted((c for c in chunks if c.kind != "question"), key=lambda c: c.chunk_index)
 
 
 def _collapse(

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
         description="Alias that serves the index; versions are named <collection>__<version>.",
     )
     keep_versions: int = Field(
-        2, ge=1, le=20, description="Index versions kept (current + rollback targets)."
+        2, ge=2, le=20, description="Index versions kept (current + rollback targets)."
     )
 
     # --- embeddings ----------------------------------------------------------------------
@@ -67,7 +67,10 @@ class Settings(BaseSettings):
         description="Token cap of an embedded chunk, heading path included (model limit 256).",
     )
     chunk_overlap_tokens: int = Field(
-        32, ge=0, le=512, description="Trailing sentences of the previous chunk repeated, in tokens."
+        32,
+        ge=0,
+        le=512,
+        description="Trailing sentences of the previous chunk repeated, in tokens.",
     )
 
     # --- retrieval -----------------------------------------------------------------------

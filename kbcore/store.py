@@ -5,6 +5,10 @@ Both paths return the same ``QdrantClient`` API, so every other module runs unch
 
 from __future__ import annotations
 
+import functools
+import threading
+from typing import Any, cast
+
 from qdrant_client import QdrantClient
 
 from kbcore.errors import StoreUnavailableError
@@ -22,7 +26,7 @@ def open_client(settings: Settings) -> QdrantClient:
     path = settings.embedded_qdrant_path
     path.mkdir(parents=True, exist_ok=True)
     try:
-        return QdrantClient(path=str(path))
+        return serialized(QdrantClient(path=str(path)))
     except RuntimeError as exc:
         if "already accessed" in str(exc):
             raise StoreUnavailableError(
@@ -35,4 +39,33 @@ def open_client(settings: Settings) -> QdrantClient:
 
 def open_memory_client() -> QdrantClient:
     """An in-memory embedded Qdrant (tests, evaluation in a scratch index)."""
-    return QdrantClient(location=":memory:")
+    return serialized(QdrantClient(location=":memory:"))
+
+
+class _SerializedClient:
+    """Forwards to a local-mode client, one call at a time.
+
+    Local mode is plain Python over dicts with no locking of its own: a search iterating
+    the aliases while a rebuild switches them can fail. A server needs no such lock.
+    """
+
+    def __init__(self, client: QdrantClient) -> None:
+        self._client = client
+        self._lock = threading.RLock()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        @functools.wraps(attribute)
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attribute(*args, **kwargs)
+
+        return locked
+
+
+def serialized(client: QdrantClient) -> QdrantClient:
+    """Wrap an embedded client so concurrent threads take turns."""
+    return cast(QdrantClient, _SerializedClient(client))

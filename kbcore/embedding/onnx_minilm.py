@@ -101,7 +101,8 @@ class OnnxMiniLM:
         return max(len(self._counter.encode(text, add_special_tokens=False).ids), 0)
 
     def embed_query(self, text: str) -> Vectors:
-        return self._embed_batch([text])[0]
+        vector: Vectors = self._embed_batch([text])[0]
+        return vector
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
         if not texts:
@@ -140,4 +141,5 @@ class OnnxMiniLM:
         weights = mask[:, :, None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        out: Vectors = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return out

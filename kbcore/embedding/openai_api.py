@@ -76,11 +76,12 @@ class OpenAICompatibleEmbedder:
             row = self._client.get_query_embedding(text)
         except Exception as exc:
             raise EmbedderError(f"embeddings API failed: {type(exc).__name__}") from exc
-        vector = _normalised(np.asarray([row], dtype=np.float32))[0]
+        vector: Vectors = _normalised(np.asarray([row], dtype=np.float32))[0]
         self._dim = int(vector.shape[0])
         return vector
 
 
 def _normalised(matrix: Vectors) -> Vectors:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
+    out: Vectors = (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
+    return out

@@ -1,0 +1,71 @@
+"""`kb ingest`: index locally, or ask a running server to (``--server``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from kbcore.settings import Settings
+
+
+def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    if args.server:
+        from kbcli.remote import reindex_on_server
+
+        return reindex_on_server(args, settings)
+    from ingest.runner import ingest
+    from kbcore.runtime import Runtime
+
+    runtime = Runtime.open(settings)
+    bar: Any = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if args.json or not sys.stderr.isatty() or total == 0:
+            return
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr)
+        bar.update(done - bar.n)
+
+    try:
+        report = ingest(
+            runtime,
+            settings.content_dir,
+            progress=progress,
+            dry_run=args.dry_run,
+            rebuild=args.rebuild,
+            strict=args.strict,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+        runtime.close()
+    for error in report.errors:
+        print(f"skipped: {error}", file=sys.stderr)
+    if args.json:
+        sys.stdout.write(json.dumps(report.to_json(), ensure_ascii=False) + "\n")
+        return 0
+    if args.dry_run:
+        if not report.diff:
+            print("no changes")
+        for slug, diff in report.diff.items():
+            for kind in ("added", "changed", "removed"):
+                for section in diff[kind]:
+                    print(
+                        f"{kind:>8}  {slug}#{section}"
+                        if section != "(overview)"
+                        else f"{kind:>8}  {slug} (overview)"
+                    )
+        print(f"{report.embedded} chunks would be embedded, {report.deleted} removed")
+        return 0
+    state = "switched to" if report.switched else "unchanged at"
+    print(
+        f"{report.articles} articles, {report.sections} sections, {report.chunks} chunks; "
+        f"embedded {report.embedded}, removed {report.deleted}; index {state} "
+        f"{report.index_version} ({report.seconds:.1f}s)"
+    )
+    return 0

@@ -1,0 +1,199 @@
+"""`kb`: ingest, search, ask, serve, manage index versions and evaluate, from a terminal.
+
+Machine-readable output (``--json``) is one JSON object on the last line of stdout.
+Errors are one line on stderr and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from kbcore.errors import KBError
+from kbcore.settings import Settings
+
+EXIT_ERROR = 2
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "content", None):
+        overrides["content_dir"] = Path(args.content)
+    if getattr(args, "data", None):
+        overrides["data_dir"] = Path(args.data)
+    return Settings(**overrides)
+
+
+def _print_json(obj: object) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from kbcli.ingest_command import run_ingest
+
+    return run_ingest(args, settings)
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from kbcore.runtime import Runtime
+
+    runtime = Runtime.open(settings)
+    try:
+        result = runtime.retriever.search(args.query, k=args.k, tags=args.tag, mode=args.mode)
+    finally:
+        runtime.close()
+    if args.json:
+        _print_json(
+            {"hits": [hit.to_json() for hit in result.hits], "index_version": result.index_version}
+        )
+        return 0
+    if not result.hits:
+        print("no matching sections")
+    for rank, hit in enumerate(result.hits, start=1):
+        print(f"{rank}. {hit.heading_path}  ({hit.score:.3f})\n   {hit.url}")
+        snippet = " ".join(hit.text.split())
+        print(f"   {snippet[:200]}{'…' if len(snippet) > 200 else ''}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from service.app import create_app
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    app = create_app(settings)
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+    return 0
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.swap import rollback
+    from kbcore.store import open_client
+    from kbcore.versions import list_versions
+
+    client = open_client(settings)
+    try:
+        if args.index_command == "rollback":
+            info = rollback(client, settings.collection, args.version)
+            if args.json:
+                _print_json({"index_version": info.version})
+            else:
+                print(f"now serving {info.version}")
+            return 0
+        versions = list_versions(client, settings.collection)
+    finally:
+        client.close()
+    rows = [
+        {
+            "index_version": v.version,
+            "serving": v.serving,
+            "status": v.manifest.status if v.manifest else "unknown",
+            "created_at": v.manifest.created_at if v.manifest else None,
+            "articles": v.manifest.articles if v.manifest else None,
+            "chunks": v.manifest.chunks if v.manifest else None,
+            "embed_model": v.manifest.embed_model if v.manifest else None,
+        }
+        for v in versions
+    ]
+    if args.json:
+        _print_json({"versions": rows})
+        return 0
+    if not rows:
+        print("no index versions; run `kb ingest`")
+    for row in rows:
+        mark = "*" if row["serving"] else " "
+        print(
+            f"{mark} {row['index_version']}  {row['status']:<8} {row['created_at']}  "
+            f"{row['articles']} articles, {row['chunks']} chunks  {row['embed_model']}"
+        )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kb", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="index the content folder (incremental, atomic)")
+    p.add_argument("--content", help="content folder (default KB_CONTENT_DIR)")
+    p.add_argument("--data", help="data folder (default KB_DATA_DIR)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
+    p.add_argument("--rebuild", action="store_true", help="re-embed everything (model change)")
+    p.add_argument("--strict", action="store_true", help="fail on any malformed article")
+    p.add_argument("--server", metavar="URL", help="ask a running `kb serve` to reindex instead")
+    p.set_defaults(handler=cmd_ingest)
+
+    p = sub.add_parser("search", help="search article sections")
+    p.add_argument("query")
+    p.add_argument("-k", type=int, default=5, help="sections to return (default 5)")
+    p.add_argument("--tag", action="append", help="only sections with this tag (repeatable)")
+    p.add_argument("--mode", choices=["hybrid", "dense", "sparse"], default="hybrid")
+    p.add_argument("--data", help="data folder (default KB_DATA_DIR)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=cmd_search)
+
+    p = sub.add_parser("serve", help="run the HTTP API, widget and demo site")
+    p.add_argument("--host", help="bind address (default KB_HOST)")
+    p.add_argument("--port", type=int, help="port (default KB_PORT)")
+    p.add_argument("--content", help="content folder (default KB_CONTENT_DIR)")
+    p.add_argument("--data", help="data folder (default KB_DATA_DIR)")
+    p.add_argument("--watch", action="store_true", help="reindex when content files change")
+    p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser("index", help="list index versions or roll back")
+    isub = p.add_subparsers(dest="index_command", required=True)
+    pl = isub.add_parser("list", help="index versions, newest first (* = serving)")
+    pl.add_argument("--json", action="store_true")
+    pl.add_argument("--data", help="data folder (default KB_DATA_DIR)")
+    pr = isub.add_parser("rollback", help="serve the previous version again")
+    pr.add_argument("version", nargs="?", help="a specific version (default: the previous one)")
+    pr.add_argument("--json", action="store_true")
+    pr.add_argument("--data", help="data folder (default KB_DATA_DIR)")
+    p.set_defaults(handler=cmd_index)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `kb` console script."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    handler: Handler = args.handler
+    try:
+        settings = _settings(args)
+        return handler(args, settings)
+    except KBError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the CLI's last line of defence: one line, no traceback
+        from pydantic import ValidationError
+
+        if isinstance(exc, ValidationError):
+            print(
+                f"error: invalid configuration: {exc.errors()[0]['msg']} "
+                f"({'.'.join(str(p) for p in exc.errors()[0]['loc'])})",
+                file=sys.stderr,
+            )
+            return EXIT_ERROR
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,73 @@
+"""The list of indexed articles (metadata and outline), read from an index version."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qdrant_client import QdrantClient
+
+from kbcore.schema import OutlineEntry, article_url
+
+_FIELDS = ["article", "title", "summary", "tags", "updated", "outline", "questions", "kind"]
+
+
+@dataclass(frozen=True)
+class ArticleInfo:
+    """An indexed article: what `GET /v1/articles` lists."""
+
+    slug: str
+    title: str
+    summary: str
+    tags: list[str]
+    updated: str
+    outline: list[OutlineEntry]
+    questions: list[str]
+
+    @property
+    def url(self) -> str:
+        return article_url(self.slug)
+
+    def to_json(self, with_outline: bool = True) -> dict[str, object]:
+        body: dict[str, object] = {
+            "slug": self.slug,
+            "title": self.title,
+            "summary": self.summary,
+            "tags": self.tags,
+            "updated": self.updated,
+            "url": self.url,
+        }
+        if with_outline:
+            body["headings"] = [
+                {**entry.model_dump(), "url": article_url(self.slug, entry.anchor)}
+                for entry in self.outline
+            ]
+            body["questions"] = self.questions
+        return body
+
+
+def load_catalog(client: QdrantClient, collection: str) -> dict[str, ArticleInfo]:
+    """Every article of a version, by slug, in title order."""
+    found: dict[str, ArticleInfo] = {}
+    offset = None
+    while True:
+        points, offset = client.scroll(
+            collection, limit=2048, offset=offset, with_payload=_FIELDS, with_vectors=False
+        )
+        for point in points:
+            payload = point.payload or {}
+            slug = str(payload.get("article", ""))
+            outline = payload.get("outline")
+            if slug in found and outline is None:
+                continue
+            found[slug] = ArticleInfo(
+                slug=slug,
+                title=str(payload.get("title", slug)),
+                summary=str(payload.get("summary", "")),
+                tags=list(payload.get("tags") or []),
+                updated=str(payload.get("updated", "")),
+                outline=[OutlineEntry.model_validate(o) for o in outline or []],
+                questions=list(payload.get("questions") or []),
+            )
+        if offset is None:
+            break
+    return dict(sorted(found.items(), key=lambda item: item[1].title.lower()))

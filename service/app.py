@@ -1,0 +1,98 @@
+"""The FastAPI application: ``create_app(settings)`` builds it, the lifespan owns its state."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from ingest.runner import ingest
+from kbcore.errors import KBError
+from kbcore.runtime import Runtime
+from kbcore.settings import Settings
+from service.articles.router import router as articles_router
+from service.health.router import router as health_router
+from service.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from service.problems import install_problem_handlers
+from service.search.router import router as search_router
+from service.state import ServiceState
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """Knowledge-base search and grounded chat over Markdown articles.
+
+Every answer cites the article sections it came from; every error is an RFC 9457
+`application/problem+json` document.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    runtime: Runtime | None = None,
+    sync_on_start: bool = True,
+) -> FastAPI:
+    """Build the app. Pass ``runtime`` to share an already-open index (tests, CLI)."""
+    settings = settings or Settings()
+    state = ServiceState(settings=settings)
+    owns_runtime = runtime is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.kb = state
+        task: asyncio.Task[None] | None = None
+        try:
+            state.runtime = runtime or await asyncio.to_thread(Runtime.open, settings)
+        except KBError as exc:
+            state.startup_error = str(exc)
+            log.error("startup failed: %s", exc)
+        if state.runtime is not None:
+            if sync_on_start:
+                task = asyncio.create_task(_initial_sync(state, state.runtime))
+            else:
+                state.ready = True
+        try:
+            yield
+        finally:
+            if task is not None and not task.done():
+                task.cancel()
+            if owns_runtime and state.runtime is not None:
+                state.runtime.close()
+
+    app = FastAPI(
+        title="Knowledge Base Chat",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.kb = state
+    install_problem_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(health_router)
+    app.include_router(search_router)
+    app.include_router(articles_router)
+    return app
+
+
+async def _initial_sync(state: ServiceState, runtime: Runtime) -> None:
+    """Bring the index up to date with the content folder, then report ready."""
+    try:
+        report = await asyncio.to_thread(ingest, runtime)
+        state.sync_report = report.to_json()
+        for error in report.errors:
+            log.warning("skipped: %s", error)
+        log.info(
+            "index %s ready: %d articles, %d chunks, %d embedded",
+            report.index_version,
+            report.articles,
+            report.chunks,
+            report.embedded,
+        )
+        state.ready = True
+    except KBError as exc:
+        state.startup_error = str(exc)
+        log.error("could not bring the index up to date: %s", exc)

@@ -1,0 +1,54 @@
+"""State of one running service, held by the app (``app.state.kb``), never in globals."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from kbcore.catalog import ArticleInfo, load_catalog
+from kbcore.runtime import Runtime
+from kbcore.settings import Settings
+from service.problems import Problem, unavailable
+
+CATALOG_CACHE = 4
+
+
+@dataclass
+class ServiceState:
+    """Runtime objects plus readiness and per-version caches."""
+
+    settings: Settings
+    runtime: Runtime | None = None
+    ready: bool = False
+    startup_error: str | None = None
+    sync_report: dict[str, object] | None = None
+    _catalogs: OrderedDict[str, dict[str, ArticleInfo]] = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def require_runtime(self) -> Runtime:
+        """The runtime, or a 503 while the service is still starting."""
+        if self.runtime is None:
+            if self.startup_error:
+                raise unavailable(f"the service failed to start: {self.startup_error}", 30)
+            raise unavailable("the service is starting; try again shortly", 2, slug="starting")
+        return self.runtime
+
+    def catalog(self, collection: str) -> dict[str, ArticleInfo]:
+        """Articles of an index version (cached; versions are immutable)."""
+        with self._lock:
+            cached = self._catalogs.get(collection)
+            if cached is not None:
+                self._catalogs.move_to_end(collection)
+                return cached
+        catalog = load_catalog(self.require_runtime().client, collection)
+        with self._lock:
+            self._catalogs[collection] = catalog
+            while len(self._catalogs) > CATALOG_CACHE:
+                self._catalogs.popitem(last=False)
+        return catalog
+
+
+def not_found(detail: str) -> Problem:
+    """404 problem."""
+    return Problem(404, detail)

@@ -1,0 +1,57 @@
+"""Shared fixtures: the real embedding model and a real (in-memory) Qdrant index of content/.
+
+Expensive objects are session-scoped; tests that change an index build their own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingest.runner import ingest
+from kbcore.embedding.onnx_minilm import OnnxMiniLM
+from kbcore.runtime import Runtime
+from kbcore.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTENT = ROOT / "content"
+GOLDEN = ROOT / "eval" / "golden.jsonl"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Tests never reach a real LLM or read a developer's .env by accident.
+for _name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+    os.environ.pop(_name, None)
+
+
+@pytest.fixture(scope="session")
+def embedder() -> OnnxMiniLM:
+    return OnnxMiniLM()
+
+
+@pytest.fixture(scope="session")
+def golden() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in GOLDEN.read_text().splitlines() if line.strip()]
+
+
+def make_settings(tmp: Path, **overrides: Any) -> Settings:
+    """Settings isolated in ``tmp`` (content defaults to the real content/)."""
+    values: dict[str, Any] = {"content_dir": CONTENT, "data_dir": tmp / "data", **overrides}
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def content_runtime(
+    embedder: OnnxMiniLM, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Runtime]:
+    """content/ indexed once into an in-memory Qdrant, shared read-only by tests."""
+    settings = make_settings(tmp_path_factory.mktemp("content-index"))
+    runtime = Runtime.open(settings, in_memory=True, embedder=embedder)
+    report = ingest(runtime)
+    assert report.errors == [] and report.switched
+    yield runtime
+    runtime.close()

