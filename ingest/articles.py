@@ -97,6 +97,7 @@ def load_article(path: Path, text: str | None = None) -> Article | None:
             text=s.text,
             line=s.line,
             kind=s.kind,
+            prose=s.prose,
         )
         for s in parsed.sections
     ]

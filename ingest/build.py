@@ -151,7 +151,9 @@ class Indexer:
                 f"but '{self.embedder.model_id}' is configured; run `kb ingest --rebuild` to "
                 "re-embed everything with the configured model"
             )
-        base = None if options.rebuild or current is None else current
+        # A new sparse encoding (or --rebuild) cannot reuse old vectors: embed everything.
+        reusable = manifest is not None and manifest.sparse_model == SPARSE_MODEL_ID
+        base = current if current is not None and reusable and not options.rebuild else None
         indexed = scroll_indexed(self.client, base) if base else []
         diff = compute_diff(chunks, indexed)
         # On a first build every section is "added": only report diffs against a version.

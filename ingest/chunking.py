@@ -137,6 +137,9 @@ def chunk_article(
         prefix = section.heading_path
         budget = max(config.max_tokens - count(prefix) - 1, MIN_BUDGET)
         spans = splitter.spans(section.text)
+        prose_spans = (
+            splitter.spans(section.text, section.prose) if not all(section.prose) else spans
+        )
         groups = pack_sentences(section.text, spans, budget, config.overlap_tokens, count)
         for chunk_index, group in enumerate(groups):
             start, end = group[0][0], group[-1][1]
@@ -162,7 +165,8 @@ def chunk_article(
                         text=text,
                         start=start,
                         sentences=[
-                            (a - start, b - start) for a, b in group_sentences(spans, start, end)
+                            (a - start, b - start)
+                            for a, b in group_sentences(prose_spans, start, end)
                         ],
                         content_hash=content_hash,
                         section_hash=section_hash,

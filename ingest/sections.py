@@ -30,6 +30,9 @@ class Section:
     text: str
     line: int  # 1-based line of the heading in the file
     kind: SectionKind
+    # Per line of ``text``: False for code and table-header lines, which are indexed and
+    # quotable as context but never picked as an answer sentence on their own.
+    prose: tuple[bool, ...] = ()
 
     @property
     def heading_path(self) -> str:
@@ -96,30 +99,37 @@ def inline_text(token: Token) -> str:
     return "".join(out).strip()
 
 
-def _block_lines(tokens: list[Token]) -> list[str]:
-    """Plain-text lines of the block tokens between two headings."""
-    lines: list[str] = []
+def _block_lines(tokens: list[Token]) -> list[tuple[str, bool]]:
+    """Plain-text lines of the block tokens between two headings, each with whether it is
+    prose (False for code lines and table header rows)."""
+    lines: list[tuple[str, bool]] = []
     row: list[str] | None = None
+    in_head = False
     for token in tokens:
-        if token.type == "tr_open":
+        if token.type == "thead_open":
+            in_head = True
+        elif token.type == "thead_close":
+            in_head = False
+        elif token.type == "tr_open":
             row = []
         elif token.type == "tr_close" and row is not None:
             if any(cell for cell in row):
-                lines.append(" | ".join(row))
+                lines.append((" | ".join(row), not in_head))
             row = None
         elif token.type == "inline":
             text = inline_text(token)
             if row is not None:
                 row.append(text)
             elif text:
-                lines.extend(part.strip() for part in text.split("\n") if part.strip())
+                lines.extend((part.strip(), True) for part in text.split("\n") if part.strip())
         elif token.type in ("fence", "code_block"):
-            lines.extend(line.rstrip() for line in token.content.rstrip("\n").split("\n"))
+            code = token.content.rstrip("\n").split("\n")
+            lines.extend((line.rstrip(), False) for line in code)
         elif token.type == "html_block":
             text = html_text(token.content)
             if text:
-                lines.append(text)
-    return [line for line in lines if line.strip()]
+                lines.append((text, True))
+    return [(line, prose) for line, prose in lines if line.strip()]
 
 
 def parse_sections(body: str, title: str | None, *, line_offset: int = 0) -> ParsedBody:
@@ -155,9 +165,10 @@ def parse_sections(body: str, title: str | None, *, line_offset: int = 0) -> Par
             heading=article_title,
             level=0,
             path=(article_title,),
-            text="\n".join(intro_lines),
+            text="\n".join(line for line, _ in intro_lines),
             line=1 + line_offset,
             kind="overview",
+            prose=tuple(prose for _, prose in intro_lines),
         )
     )
 
@@ -171,15 +182,17 @@ def parse_sections(body: str, title: str | None, *, line_offset: int = 0) -> Par
         kind: SectionKind = (
             "faq" if parent is not None and parent.strip().lower() in FAQ_HEADINGS else "section"
         )
+        lines = _block_lines(tokens[index + 3 : end])
         sections.append(
             Section(
                 anchor=slugger.slug(text),
                 heading=text,
                 level=level,
                 path=(article_title, *(heading for _, heading in stack)),
-                text="\n".join(_block_lines(tokens[index + 3 : end])),
+                text="\n".join(line for line, _ in lines),
                 line=line,
                 kind=kind,
+                prose=tuple(prose for _, prose in lines),
             )
         )
     return ParsedBody(h1_title=h1_title, sections=sections)

@@ -3,8 +3,10 @@ applied line by line so list items, table rows and code lines never merge."""
 
 from __future__ import annotations
 
-import os
+import importlib.util
+from collections.abc import Sequence
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 _EXTRA_ABBREVIATIONS = ("e.g", "i.e", "vs", "etc", "approx", "cf", "fig", "no")
@@ -15,23 +17,29 @@ class SentenceSplitter:
 
     @cached_property
     def _punkt(self) -> Any:
-        # llama-index points NLTK at its bundled data only while NLTK_DATA is unset.
-        os.environ.pop("NLTK_DATA", None)
-        from llama_index.core.utils import globals_helper
-
-        globals_helper.wait_for_nltk_check()
+        import nltk
         from nltk.tokenize import PunktTokenizer
+
+        # The Punkt model ships inside llama-index-core (no download); point NLTK at it
+        # without importing llama-index itself (a second of start-up).
+        spec = importlib.util.find_spec("llama_index.core")
+        if spec is None or not spec.submodule_search_locations:
+            raise RuntimeError("llama-index-core is not installed")
+        bundled = str(Path(next(iter(spec.submodule_search_locations))) / "_static" / "nltk_cache")
+        if bundled not in nltk.data.path:
+            nltk.data.path.append(bundled)
 
         tokenizer = PunktTokenizer("english")
         tokenizer._params.abbrev_types.update(_EXTRA_ABBREVIATIONS)
         return tokenizer
 
-    def spans(self, text: str) -> list[tuple[int, int]]:
-        """Sentence spans of ``text``; every span is stripped of surrounding whitespace."""
+    def spans(self, text: str, prose: Sequence[bool] = ()) -> list[tuple[int, int]]:
+        """Sentence spans of ``text``, each stripped of surrounding whitespace. Lines whose
+        ``prose`` flag is False (code, table headers) yield no sentences."""
         out: list[tuple[int, int]] = []
         position = 0
-        for line in text.split("\n"):
-            if line.strip():
+        for number, line in enumerate(text.split("\n")):
+            if line.strip() and (number >= len(prose) or prose[number]):
                 for start, end in self._punkt.span_tokenize(line):
                     piece = line[start:end]
                     lead = len(piece) - len(piece.lstrip())

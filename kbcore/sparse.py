@@ -17,7 +17,7 @@ from pathlib import Path
 
 import Stemmer
 
-SPARSE_MODEL_ID = "bm25-snowball-en-crc32-v1"
+SPARSE_MODEL_ID = "bm25-snowball-en-crc32-v2"
 _WORD = re.compile(r"[^\W_]+(?:[-'.][^\W_]+)*", re.UNICODE)
 _STOPWORDS_FILE = Path(__file__).resolve().parent / "assets" / "stopwords_en.txt"
 
@@ -49,8 +49,13 @@ class BM25Encoder:
         words: list[str] = []
         for match in _WORD.finditer(text.lower()):
             word = match.group(0).strip(".'")
-            parts = re.split(r"[-'.]", word) if any(c in word for c in "-'.") else []
-            for token in [word, *parts] if len(parts) > 1 else [word]:
+            tokens = [word]
+            if "-" in word:
+                # "fine-tuning" also indexes "fine", "tuning" and "finetuning", so it
+                # matches "fine tuning" and "finetune" too.
+                tokens.extend(part for part in word.split("-") if part)
+                tokens.append(word.replace("-", ""))
+            for token in tokens:
                 if token and token not in self._stopwords:
                     words.append(token)
         return list(self._stemmer.stemWords(words))

@@ -1,0 +1,95 @@
+"""Retrieval quality on the Vaswani (NPL) collection through the project's own search path.
+
+Indexes the 11,429 abstracts (one Markdown article each) with `kb`'s pipeline into an
+embedded Qdrant on disk (reused on later runs), runs the 93 queries through
+``Retriever.search`` in dense, sparse (BM25) and hybrid (RRF) modes, and prints nDCG@10
+and R@100 beside the reference figures of ../shared/datasets/README.md.
+
+    python bench/vaswani.py [--fresh]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from bench import vaswani_corpus  # noqa: E402
+from bench.metrics import ndcg_at, recall_at  # noqa: E402
+from ingest.runner import ingest  # noqa: E402
+from kbcore.runtime import Runtime  # noqa: E402
+from kbcore.settings import Settings  # noqa: E402
+
+REFERENCE = {"sparse": (0.381, 0.495), "dense": (0.435, 0.609), "hybrid": (0.469, 0.648)}
+LABEL = {"sparse": "BM25 (sparse)", "dense": "MiniLM dense", "hybrid": "hybrid RRF"}
+
+
+def evaluate(runtime: Runtime, corpus: vaswani_corpus.Vaswani, mode: str) -> dict[str, float]:
+    ndcgs, recalls, latencies = [], [], []
+    for qid, query in corpus.queries.items():
+        relevant = corpus.qrels.get(qid, set())
+        if not relevant:
+            continue
+        started = time.perf_counter()
+        hits = runtime.retriever.search(query, k=100, mode=mode).hits  # type: ignore[arg-type]
+        latencies.append((time.perf_counter() - started) * 1000)
+        ranked = [hit.article.removeprefix("npl-") for hit in hits]
+        ndcgs.append(ndcg_at(ranked, relevant, 10))
+        recalls.append(recall_at(ranked, relevant, 100))
+    return {
+        "ndcg_at_10": statistics.fmean(ndcgs),
+        "recall_at_100": statistics.fmean(recalls),
+        "queries": float(len(ndcgs)),
+        "latency_p50_ms": statistics.median(latencies),
+    }
+
+
+def open_index(fresh: bool) -> tuple[Runtime, vaswani_corpus.Vaswani]:
+    corpus = vaswani_corpus.load()
+    content = vaswani_corpus.write_articles(corpus)
+    data = vaswani_corpus.CACHE / "vaswani-data"
+    if fresh:
+        shutil.rmtree(data, ignore_errors=True)
+    settings = Settings(_env_file=None, content_dir=content, data_dir=data, prefetch_limit=100)  # type: ignore[call-arg]
+    runtime = Runtime.open(settings)
+    started = time.perf_counter()
+    report = ingest(runtime)
+    print(
+        f"index: {report.articles} articles, {report.chunks} chunks, embedded "
+        f"{report.embedded} in {time.perf_counter() - started:.1f}s"
+    )
+    return runtime, corpus
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fresh", action="store_true", help="rebuild the cached index")
+    parser.add_argument("--out", type=Path, help="also write the numbers as JSON")
+    args = parser.parse_args()
+    runtime, corpus = open_index(args.fresh)
+    results = {}
+    print(f"{'retrieval':<16} {'nDCG@10':>8} {'ref':>6} {'R@100':>7} {'ref':>6} {'p50 ms':>7}")
+    for mode in ("sparse", "dense", "hybrid"):
+        r = evaluate(runtime, corpus, mode)
+        results[mode] = r
+        ref_ndcg, ref_recall = REFERENCE[mode]
+        print(
+            f"{LABEL[mode]:<16} {r['ndcg_at_10']:>8.3f} {ref_ndcg:>6.3f} "
+            f"{r['recall_at_100']:>7.3f} {ref_recall:>6.3f} {r['latency_p50_ms']:>7.1f}"
+        )
+    runtime.close()
+    verdict = "meets" if results["hybrid"]["ndcg_at_10"] >= 0.469 else "MISSES"
+    print(f"hybrid nDCG@10 {results['hybrid']['ndcg_at_10']:.3f} {verdict} the 0.469 target")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

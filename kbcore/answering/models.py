@@ -1,0 +1,76 @@
+"""What an answer is made of: turns, citations, suggestions and the answer itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier message of the conversation."""
+
+    role: Literal["user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A verbatim quote from an article section, referenced as ``[id]`` in the answer."""
+
+    id: int
+    article: str
+    title: str
+    heading: str
+    anchor: str
+    url: str
+    quote: str
+    score: float
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "article": self.article,
+            "title": self.title,
+            "heading": self.heading,
+            "anchor": self.anchor,
+            "url": self.url,
+            "quote": self.quote,
+            "score": round(self.score, 6),
+        }
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """An article worth reading when the question could not be answered."""
+
+    article: str
+    title: str
+    url: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"article": self.article, "title": self.title, "url": self.url}
+
+
+@dataclass
+class Answer:
+    """A verified answer (or an honest refusal) and what produced it."""
+
+    answer: str
+    citations: list[Citation]
+    grounded: bool
+    suggestions: list[Suggestion]
+    index_version: str
+    query: str = ""  # the standalone query retrieval used
+    answerer: str = "extractive"
+    debug: dict[str, object] = field(default_factory=dict)
+
+    def to_json(self, conversation_id: str) -> dict[str, object]:
+        return {
+            "answer": self.answer,
+            "citations": [c.to_json() for c in self.citations],
+            "grounded": self.grounded,
+            "suggestions": [s.to_json() for s in self.suggestions],
+            "conversation_id": conversation_id,
+            "index_version": self.index_version,
+        }

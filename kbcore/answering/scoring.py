@@ -1,0 +1,189 @@
+"""Scores the sentences of retrieved sections against the question.
+
+A sentence's score adds up evidence that it answers the question:
+
+- how much of the question's term weight it covers (IDF-weighted, stemmed terms);
+- its cosine similarity to the question (computed for the best rough candidates only,
+  to keep a chat turn fast; vectors are cached);
+- how well its section's heading matches the question, in meaning and in words (our
+  headings say what a section answers);
+- being the lead sentence of its section, which in well-written articles states the answer;
+- containing a number when the question asks for a quantity ("how much", "how many");
+- its section's rank.
+
+The weights were tuned on the golden set (see README, "Answer quality") and are kept in
+one place, ``Weights``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kbcore.answering.sources import Sentence, Source
+from kbcore.answering.vocabulary import Vocabulary
+from kbcore.embedding.base import Embedder, Vectors
+from kbcore.sparse import BM25Encoder
+
+CACHE_SIZE = 8192
+CONTEXT_WEIGHT = 0.4
+_QUANTITY = re.compile(
+    r"\b(how (much|many|long|often|big|large|small)|what (value|size|number|percentage|"
+    r"dimension|rank)|cost|price|budget)\b",
+    re.IGNORECASE,
+)
+_DIGIT = re.compile(r"\d")
+# A question a plain "yes" or "no" can answer; other questions skip yes/no answers.
+_YES_NO_QUESTION = re.compile(
+    r"^\W*(is|are|am|was|were|do|does|did|can|could|should|would|will|shall|has|have|had|"
+    r"may|might|must)\b",
+    re.IGNORECASE,
+)
+_YES_NO_ANSWER = re.compile(r"^(yes|no|not necessarily|usually not|probably not)\b", re.IGNORECASE)
+# Sentences that point elsewhere instead of saying something ("See ...", "This article ...").
+_SIGNPOST = re.compile(
+    r"^(see|read|this (article|guide|page|section)|the (next|following|rest of this) "
+    r"(section|article)|for (the basics|more|details)\b)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How much each signal counts (tuned on the golden set)."""
+
+    lexical: float = 0.2
+    dense: float = 0.3
+    lead: float = 0.1
+    heading_dense: float = 0.3
+    heading_lexical: float = 0.3
+    number: float = 0.1
+    faq: float = 0.1
+    rank_penalty: float = 0.1
+    signpost_penalty: float = 0.3
+    yes_no_penalty: float = 0.3
+    dense_candidates: int = 10
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    """A candidate sentence with its score."""
+
+    source: Source
+    sentence: Sentence
+    score: float
+    lexical: float
+    dense: float
+
+
+@dataclass
+class SentenceScorer:
+    """Ranks candidate sentences for a question; caches text vectors (bounded LRU)."""
+
+    embedder: Embedder
+    encoder: BM25Encoder = field(default_factory=BM25Encoder)
+    weights: Weights = field(default_factory=Weights)
+    _cache: OrderedDict[str, Vectors] = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def query_weights(
+        self, query: str, vocabulary: Vocabulary, context: str = ""
+    ) -> dict[str, float]:
+        """IDF weight of each distinct stemmed query term; terms only in ``context`` (the
+        question a follow-up refers to) count at a reduced weight."""
+        weights = {
+            term: CONTEXT_WEIGHT * vocabulary.idf(term) for term in set(self.encoder.terms(context))
+        }
+        weights.update({term: vocabulary.idf(term) for term in set(self.encoder.terms(query))})
+        return weights
+
+    def lexical(self, weights: dict[str, float], text: str) -> float:
+        """Share of the query's term weight that ``text`` covers."""
+        total = sum(weights.values())
+        if total <= 0:
+            return 0.0
+        terms = set(self.encoder.terms(text))
+        return sum(w for t, w in weights.items() if t in terms) / total
+
+    def score(
+        self,
+        query: str,
+        query_vector: Vectors,
+        sources: Sequence[Source],
+        vocabulary: Vocabulary,
+        context: str = "",
+    ) -> list[ScoredSentence]:
+        """Every sentence of ``sources``, best first."""
+        w = self.weights
+        term_weights = self.query_weights(query, vocabulary, context)
+        wants_number = bool(_QUANTITY.search(query))
+        yes_no = bool(_YES_NO_QUESTION.match(query))
+        heading_similarity = self.similarity(query_vector, [s.hit.heading for s in sources])
+        rough: list[tuple[float, float, Source, Sentence]] = []
+        for rank, (source, heading_dense) in enumerate(
+            zip(sources, heading_similarity, strict=True)
+        ):
+            section = (
+                w.heading_dense * heading_dense
+                + w.heading_lexical * self.lexical(term_weights, source.hit.heading_path)
+                + (w.faq if source.is_faq else 0.0)
+                - w.rank_penalty * rank
+            )
+            for sentence in source.sentences():
+                lexical = self.lexical(term_weights, sentence.text)
+                base = (
+                    section
+                    + w.lexical * lexical
+                    + (w.lead if sentence.index == 0 else 0.0)
+                    + (w.number if wants_number and _DIGIT.search(sentence.text) else 0.0)
+                    - (w.signpost_penalty if _SIGNPOST.match(sentence.text) else 0.0)
+                    - (
+                        w.yes_no_penalty
+                        if not yes_no and _YES_NO_ANSWER.match(sentence.text)
+                        else 0.0
+                    )
+                )
+                rough.append((base, lexical, source, sentence))
+        rough.sort(key=lambda item: -item[0])
+        shortlisted = rough[: w.dense_candidates]
+        similarities = self.similarity(query_vector, [item[3].text for item in shortlisted])
+        scored = [
+            ScoredSentence(source, sentence, base + w.dense * dense, lexical, dense)
+            for (base, lexical, source, sentence), dense in zip(
+                shortlisted, similarities, strict=True
+            )
+        ]
+        scored.extend(
+            ScoredSentence(source, sentence, base, lexical, 0.0)
+            for base, lexical, source, sentence in rough[w.dense_candidates :]
+        )
+        return sorted(scored, key=lambda s: -s.score)
+
+    def similarity(self, query_vector: Vectors, texts: Sequence[str]) -> list[float]:
+        """Cosine similarity of each text to the query (vectors cached)."""
+        return [float(np.dot(v, query_vector)) for v in self._vectors(list(texts))]
+
+    def _vectors(self, texts: list[str]) -> list[Vectors]:
+        if not texts:
+            return []
+        keys = [hashlib.blake2b(t.encode(), digest_size=16).hexdigest() for t in texts]
+        with self._lock:
+            known = {key: self._cache[key] for key in keys if key in self._cache}
+        missing = [i for i, key in enumerate(keys) if key not in known]
+        if missing:
+            fresh = self.embedder.embed_documents([texts[i] for i in missing])
+            for row, i in enumerate(missing):
+                known[keys[i]] = fresh[row]
+        with self._lock:
+            for key in keys:
+                self._cache[key] = known[key]
+                self._cache.move_to_end(key)
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return [known[key] for key in keys]

@@ -1,0 +1,54 @@
+"""Sources: retrieved sections with their stored text split into quotable sentences."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kbcore.retrieval import SectionHit
+from kbcore.schema import ChunkPayload
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of a source: a verbatim span of one stored chunk's text."""
+
+    text: str
+    offset: int  # position in the section's plain text (orders sentences for reading)
+    index: int  # 0 = the section's first sentence
+
+
+@dataclass
+class Source:
+    """A retrieved section, numbered as the LLM and the citations see it."""
+
+    number: int
+    hit: SectionHit
+    chunks: list[ChunkPayload] = field(default_factory=list)
+
+    @property
+    def is_faq(self) -> bool:
+        return self.hit.kind == "faq"
+
+    def sentences(self) -> list[Sentence]:
+        """Distinct sentences of the stored chunks, in reading order."""
+        seen: dict[int, Sentence] = {}
+        for chunk in self.chunks:
+            for start, end in chunk.sentences:
+                offset = chunk.start + start
+                if offset not in seen:
+                    seen[offset] = Sentence(chunk.text[start:end], offset, 0)
+        ordered = sorted(seen.values(), key=lambda s: s.offset)
+        return [Sentence(s.text, s.offset, i) for i, s in enumerate(ordered)]
+
+    def text(self) -> str:
+        """The stored text available for quoting (chunks joined, overlaps kept)."""
+        return "\n".join(chunk.text for chunk in self.chunks)
+
+    def contains(self, quote: str) -> bool:
+        """Whether ``quote`` is a verbatim span of one stored chunk of this section."""
+        return bool(quote) and any(quote in chunk.text for chunk in self.chunks)
+
+
+def text_chunks(hit: SectionHit) -> list[ChunkPayload]:
+    """A hit's article-text chunks (not question phrasings), in section order."""
+    return sorted((c for c in hit.chunks if c.kind != "question"), key=lambda c: c.chunk_index)
