@@ -63,6 +63,33 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+    import uuid
+
+    from kbcore.answering.engine import build_chat_engine
+    from kbcore.runtime import Runtime
+
+    runtime = Runtime.open(settings)
+    try:
+        engine = build_chat_engine(runtime.retriever, settings)
+        answer = asyncio.run(engine.aanswer(args.question, (), args.tag))
+    finally:
+        runtime.close()
+    if args.json:
+        _print_json(answer.to_json(uuid.uuid4().hex))
+        return 0
+    print(answer.answer)
+    if answer.citations:
+        print()
+        for citation in answer.citations:
+            print(f"[{citation.id}] {citation.title} > {citation.heading}  {citation.url}")
+            print(f'    "{citation.quote}"')
+    for suggestion in answer.suggestions:
+        print(f"  - {suggestion.title}  {suggestion.url}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -141,6 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="data folder (default KB_DATA_DIR)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=cmd_search)
+
+    p = sub.add_parser("ask", help="ask a question; print a cited answer")
+    p.add_argument("question")
+    p.add_argument("--tag", action="append", help="only use sections with this tag")
+    p.add_argument("--data", help="data folder (default KB_DATA_DIR)")
+    p.add_argument("--json", action="store_true", help="print the /v1/chat response object")
+    p.set_defaults(handler=cmd_ask)
 
     p = sub.add_parser("serve", help="run the HTTP API, widget and demo site")
     p.add_argument("--host", help="bind address (default KB_HOST)")

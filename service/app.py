@@ -14,6 +14,7 @@ from kbcore.errors import KBError
 from kbcore.runtime import Runtime
 from kbcore.settings import Settings
 from service.articles.router import router as articles_router
+from service.chat.router import router as chat_router
 from service.health.router import router as health_router
 from service.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from service.problems import install_problem_handlers
@@ -75,6 +76,7 @@ def create_app(
     app.include_router(health_router)
     app.include_router(search_router)
     app.include_router(articles_router)
+    app.include_router(chat_router)
     return app
 
 

@@ -6,6 +6,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from kbcore.answering.engine import ChatEngine, build_chat_engine
 from kbcore.catalog import ArticleInfo, load_catalog
 from kbcore.runtime import Runtime
 from kbcore.settings import Settings
@@ -23,6 +24,7 @@ class ServiceState:
     ready: bool = False
     startup_error: str | None = None
     sync_report: dict[str, object] | None = None
+    engine: ChatEngine | None = None
     _catalogs: OrderedDict[str, dict[str, ArticleInfo]] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -33,6 +35,14 @@ class ServiceState:
                 raise unavailable(f"the service failed to start: {self.startup_error}", 30)
             raise unavailable("the service is starting; try again shortly", 2, slug="starting")
         return self.runtime
+
+    def chat_engine(self) -> ChatEngine:
+        """The chat engine (built on first use, then shared by all requests)."""
+        runtime = self.require_runtime()
+        with self._lock:
+            if self.engine is None:
+                self.engine = build_chat_engine(runtime.retriever, self.settings)
+            return self.engine
 
     def catalog(self, collection: str) -> dict[str, ArticleInfo]:
         """Articles of an index version (cached; versions are immutable)."""

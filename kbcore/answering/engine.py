@@ -6,17 +6,24 @@ rewrite follow-up -> retrieve sections -> check support -> answer (extractive or
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from kbcore.answering.citations import verify
 from kbcore.answering.extractive import Draft, ExtractiveAnswerer
+from kbcore.answering.llm import NOT_COVERED, LLMAnswerer, MarkerFilter
 from kbcore.answering.models import Answer, Suggestion, Turn
-from kbcore.answering.rewrite import Rewrite, rewrite_follow_up
+from kbcore.answering.rewrite import (
+    Rewrite,
+    last_user_question,
+    rewrite_follow_up,
+)
 from kbcore.answering.scoring import SentenceScorer
 from kbcore.answering.sources import Source, text_chunks
 from kbcore.answering.support import MIN_DENSE, Support, assess
@@ -24,9 +31,12 @@ from kbcore.answering.vocabulary import Vocabulary, build_vocabulary
 from kbcore.embedding.base import Vectors
 from kbcore.retrieval import Retriever, SectionHit
 from kbcore.schema import article_url
+from kbcore.settings import Settings
 
 SOURCES = 5
 FOCUS_SHARE = 0.7
+STREAM_PIECE = 48  # characters per delta when streaming an extractive answer
+Event = tuple[str, dict[str, Any]]
 SUGGESTIONS = 3
 VOCABULARY_CACHE = 4
 REFUSAL = "The knowledge base doesn't cover that, so I won't guess."
@@ -64,6 +74,7 @@ class ChatEngine:
     sources: int = SOURCES
     scorer: SentenceScorer | None = None
     extractive: ExtractiveAnswerer | None = None
+    llm: LLMAnswerer | None = None
     _vocabularies: OrderedDict[str, Vocabulary] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -167,6 +178,93 @@ class ChatEngine:
             debug={"top_dense": prepared.support.top_dense},
         )
 
+    @property
+    def answerer(self) -> str:
+        """Which answerer runs: "llm" when a model is configured, else "extractive"."""
+        return "llm" if self.llm is not None else "extractive"
+
+    async def rewrite(self, message: str, history: Sequence[Turn]) -> Rewrite:
+        """Standalone query for a follow-up: the LLM's rewrite when configured, otherwise
+        (or if the model fails) the deterministic one."""
+        fallback = rewrite_follow_up(message, history, self.retriever.encoder)
+        if self.llm is None or not fallback.context:
+            return fallback
+        rewritten = await self.llm.rewrite(message, history)
+        if not rewritten:
+            return fallback
+        return Rewrite(query=rewritten, context=last_user_question(history))
+
+    async def aanswer(
+        self,
+        message: str,
+        history: Sequence[Turn] = (),
+        tags: Sequence[str] | None = None,
+    ) -> Answer:
+        """The answer, with the LLM when configured (not streamed)."""
+        answer: Answer | None = None
+        async for name, data in self.astream(message, history, tags):
+            if name == "answer":
+                answer = data["answer"]
+        assert answer is not None
+        return answer
+
+    async def astream(
+        self,
+        message: str,
+        history: Sequence[Turn] = (),
+        tags: Sequence[str] | None = None,
+    ) -> AsyncIterator[Event]:
+        """Events of one answer: ``meta``, ``delta``..., ``citations``, then ``answer``
+        (the verified Answer object; the HTTP layer turns it into ``done``)."""
+        rewrite = await self.rewrite(message, history)
+        prepared = await asyncio.to_thread(self.prepare, message, history, tags, rewrite)
+        yield "meta", {"index_version": prepared.index_version, "answerer": self.answerer}
+        if not prepared.support.grounded:
+            answer = self.refusal(prepared)
+            for piece in _pieces(answer.answer):
+                yield "delta", {"text": piece}
+        elif self.llm is None:
+            assert self.extractive is not None
+            draft = await asyncio.to_thread(
+                self.extractive.draft,
+                message,
+                self.focus_vector(prepared),
+                prepared.sources,
+                prepared.vocabulary,
+                prepared.rewrite.context,
+            )
+            answer = self.finish(prepared, draft)
+            for piece in _pieces(answer.answer):
+                yield "delta", {"text": piece}
+        else:
+            question = prepared.rewrite.query if prepared.rewrite.context else message
+            marker_filter = MarkerFilter({s.number for s in prepared.sources})
+            text: list[str] = []
+            pending = ""  # leading text held back while it could be the NOT_COVERED reply
+            released = False
+            streamed = False
+            async for delta in self.llm.stream(question, prepared.sources):
+                text.append(delta)
+                if not released:
+                    pending += delta
+                    head = pending.lstrip()
+                    if NOT_COVERED.startswith(head) or head.startswith(NOT_COVERED):
+                        continue
+                    released, delta, pending = True, pending, ""
+                visible = marker_filter.feed(delta)
+                if visible:
+                    streamed = True
+                    yield "delta", {"text": visible}
+            tail = marker_filter.flush() if released else ""
+            if tail:
+                yield "delta", {"text": tail}
+            answer = self.finish(prepared, self.llm.draft("".join(text), prepared.sources))
+            if not answer.grounded and not streamed:
+                for piece in _pieces(answer.answer):
+                    yield "delta", {"text": piece}
+        yield "citations", {"citations": [c.to_json() for c in answer.citations]}
+        yield "answer", {"answer": answer}
+
     def refusal(self, prepared: Prepared) -> Answer:
         """An honest "not covered", with the nearest articles as suggestions."""
         suggestions = suggest(prepared.hits)
@@ -186,6 +284,22 @@ class ChatEngine:
         )
 
 
+def _pieces(text: str, size: int = STREAM_PIECE) -> list[str]:
+    """Split text at spaces into deltas of about ``size`` characters."""
+    pieces: list[str] = []
+    current = ""
+    for word in text.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if len(candidate) > size and current:
+            pieces.append(current + " ")
+            current = word
+        else:
+            current = candidate
+    if current:
+        pieces.append(current)
+    return pieces
+
+
 def suggest(hits: Sequence[SectionHit], limit: int = SUGGESTIONS) -> list[Suggestion]:
     """Up to ``limit`` distinct articles among the hits, best first."""
     out: list[Suggestion] = []
@@ -195,3 +309,13 @@ def suggest(hits: Sequence[SectionHit], limit: int = SUGGESTIONS) -> list[Sugges
         if len(out) >= limit:
             break
     return out
+
+
+def build_chat_engine(retriever: Retriever, settings: Settings) -> ChatEngine:
+    """The engine with the LLM answerer when one is configured, extractive otherwise."""
+    llm = None
+    if settings.llm_enabled:
+        from kbcore.answering.llm import build_llm
+
+        llm = LLMAnswerer(build_llm(settings), retriever.encoder, settings.llm_timeout_s)
+    return ChatEngine(retriever=retriever, llm=llm)

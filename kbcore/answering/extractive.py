@@ -147,10 +147,10 @@ def _compose(chosen: list[ScoredSentence]) -> tuple[str, list[Citation]]:
             if quote is None:  # not contiguous in one stored chunk: cite each sentence
                 for single in run:
                     citations.append(_citation(len(citations) + 1, single, single.sentence.text))
-                    parts.append(f"{single.sentence.text} [{len(citations)}]")
+                    parts.append(f"{single.text} [{len(citations)}]")
                 continue
             citations.append(_citation(len(citations) + 1, run[0], quote))
-            parts.append(f"{' '.join(s.sentence.text for s in run)} [{len(citations)}]")
+            parts.append(f"{' '.join(s.text for s in run)} [{len(citations)}]")
     return " ".join(parts), citations
 
 

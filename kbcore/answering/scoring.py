@@ -33,6 +33,7 @@ from kbcore.sparse import BM25Encoder
 
 CACHE_SIZE = 8192
 CONTEXT_WEIGHT = 0.4
+YES_NO_HEADING_COVERAGE = 0.8
 _QUANTITY = re.compile(
     r"\b(how (much|many|long|often|big|large|small)|what (value|size|number|percentage|"
     r"dimension|rank)|cost|price|budget)\b",
@@ -54,6 +55,12 @@ _SIGNPOST = re.compile(
 )
 
 
+def _without_yes_no(text: str) -> str:
+    """ "Yes, a fine-tuned model can..." -> "A fine-tuned model can..." """
+    rest = _YES_NO_ANSWER.sub("", text, count=1).lstrip(" ,:;-")
+    return rest[:1].upper() + rest[1:] if rest else text
+
+
 @dataclass(frozen=True)
 class Weights:
     """How much each signal counts (tuned on the golden set)."""
@@ -67,7 +74,7 @@ class Weights:
     faq: float = 0.1
     rank_penalty: float = 0.1
     signpost_penalty: float = 0.3
-    yes_no_penalty: float = 0.3
+    yes_no_penalty: float = 0.15
     dense_candidates: int = 10
 
 
@@ -80,6 +87,13 @@ class ScoredSentence:
     score: float
     lexical: float
     dense: float
+    # How the sentence reads in the answer: a "Yes, ..." that answers its own heading's
+    # question rather than the visitor's loses the "Yes, " (the quote keeps it).
+    display: str = ""
+
+    @property
+    def text(self) -> str:
+        return self.display or self.sentence.text
 
 
 @dataclass
@@ -125,10 +139,14 @@ class SentenceScorer:
         wants_number = bool(_QUANTITY.search(query))
         yes_no = bool(_YES_NO_QUESTION.match(query))
         heading_similarity = self.similarity(query_vector, [s.hit.heading for s in sources])
-        rough: list[tuple[float, float, Source, Sentence]] = []
+        rough: list[tuple[float, float, Source, Sentence, str]] = []
         for rank, (source, heading_dense) in enumerate(
             zip(sources, heading_similarity, strict=True)
         ):
+            heading_lexical = self.lexical(term_weights, source.hit.heading)
+            # A "Yes, ..." or "No, ..." answers the question of its own heading; it may only
+            # answer the visitor's if that is a yes/no question the heading states in full.
+            yes_no_fits = yes_no and heading_lexical >= YES_NO_HEADING_COVERAGE
             section = (
                 w.heading_dense * heading_dense
                 + w.heading_lexical * self.lexical(term_weights, source.hit.heading_path)
@@ -145,23 +163,28 @@ class SentenceScorer:
                     - (w.signpost_penalty if _SIGNPOST.match(sentence.text) else 0.0)
                     - (
                         w.yes_no_penalty
-                        if not yes_no and _YES_NO_ANSWER.match(sentence.text)
+                        if not yes_no_fits and _YES_NO_ANSWER.match(sentence.text)
                         else 0.0
                     )
                 )
-                rough.append((base, lexical, source, sentence))
+                display = (
+                    _without_yes_no(sentence.text)
+                    if not yes_no_fits and _YES_NO_ANSWER.match(sentence.text)
+                    else ""
+                )
+                rough.append((base, lexical, source, sentence, display))
         rough.sort(key=lambda item: -item[0])
         shortlisted = rough[: w.dense_candidates]
         similarities = self.similarity(query_vector, [item[3].text for item in shortlisted])
         scored = [
-            ScoredSentence(source, sentence, base + w.dense * dense, lexical, dense)
-            for (base, lexical, source, sentence), dense in zip(
+            ScoredSentence(source, sentence, base + w.dense * dense, lexical, dense, display)
+            for (base, lexical, source, sentence, display), dense in zip(
                 shortlisted, similarities, strict=True
             )
         ]
         scored.extend(
-            ScoredSentence(source, sentence, base, lexical, 0.0)
-            for base, lexical, source, sentence in rough[w.dense_candidates :]
+            ScoredSentence(source, sentence, base, lexical, 0.0, display)
+            for base, lexical, source, sentence, display in rough[w.dense_candidates :]
         )
         return sorted(scored, key=lambda s: -s.score)
 

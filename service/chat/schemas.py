@@ -1,0 +1,91 @@
+"""Request and response bodies of `POST /v1/chat` (the OpenAPI schema is built from these)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_MESSAGE = 2000
+MAX_TURNS = 20
+MAX_TURN = 4000
+
+
+class TurnIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=MAX_TURN)
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"message": "How much does fine-tuning cost?"},
+                {
+                    "message": "and how many rounds should I plan for?",
+                    "history": [
+                        {"role": "user", "content": "How much does fine-tuning cost?"},
+                        {"role": "assistant", "content": "A training run costs $50-500 [1]."},
+                    ],
+                    "conversation_id": "c-42",
+                    "stream": False,
+                    "tags": ["fine-tuning"],
+                },
+            ]
+        },
+    )
+
+    message: str = Field(min_length=1, max_length=MAX_MESSAGE, description="The question.")
+    history: list[TurnIn] = Field(
+        default_factory=list, max_length=MAX_TURNS, description="Earlier turns, oldest first."
+    )
+    conversation_id: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description="Echoed back; generated if absent."
+    )
+    stream: bool = Field(False, description="Answer as server-sent events.")
+    tags: list[str] | None = Field(
+        None, max_length=10, description="Only use sections with any of these tags."
+    )
+
+    @field_validator("message")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must contain text")
+        return value.strip()
+
+    @field_validator("tags")
+    @classmethod
+    def _short_tags(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and any(not 0 < len(tag) <= 64 for tag in value):
+            raise ValueError("each tag must be 1-64 characters")
+        return value
+
+
+class CitationOut(BaseModel):
+    id: int
+    article: str
+    title: str
+    heading: str
+    anchor: str
+    url: str
+    quote: str
+    score: float
+
+
+class SuggestionOut(BaseModel):
+    article: str
+    title: str
+    url: str
+
+
+class ChatResponse(BaseModel):
+    answer: str = Field(description="The answer with [n] markers matching citation ids.")
+    citations: list[CitationOut]
+    grounded: bool = Field(description="False when the knowledge base does not cover it.")
+    suggestions: list[SuggestionOut]
+    conversation_id: str
+    index_version: str
