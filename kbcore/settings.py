@@ -6,11 +6,12 @@ The OpenAI-compatible LLM also honours the standard ``OPENAI_API_KEY`` / ``OPENA
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -101,6 +102,33 @@ class Settings(BaseSettings):
         None, description="Bearer token for /v1/admin/*; unset = admin routes disabled."
     )
     max_body_bytes: int = Field(65536, ge=1024, description="Largest accepted request body.")
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Sites (scheme://host[:port]) whose pages may call the API from a browser; "
+        "JSON list or comma-separated.",
+    )
+    public_base_url: str | None = Field(
+        None, description="Public URL of the service, used in the demo page's embed snippet."
+    )
+    rate_limit_per_minute: int = Field(
+        60, ge=0, description="Requests per client IP per minute on public routes (0 = off)."
+    )
+    rate_limit_burst: int = Field(
+        20, ge=1, description="Requests a client may make at once before the rate applies."
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Proxy IPs whose X-Forwarded-For is trusted for the client IP.",
+    )
+
+    @field_validator("allowed_origins", "trusted_proxies", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("qdrant_url", "embed_base_url", "llm_base_url", mode="before")
     @classmethod

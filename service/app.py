@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from ingest.runner import ingest
 from kbcore.errors import KBError
@@ -18,6 +19,7 @@ from service.chat.router import router as chat_router
 from service.health.router import router as health_router
 from service.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from service.problems import install_problem_handlers
+from service.ratelimit import RateLimitMiddleware
 from service.search.router import router as search_router
 from service.state import ServiceState
 
@@ -71,7 +73,24 @@ def create_app(
     )
     app.state.kb = state
     install_problem_handlers(app)
+    # Outermost last: request id -> CORS -> rate limit -> body size -> routes.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RateLimitMiddleware,
+        rate_per_minute=settings.rate_limit_per_minute,
+        burst=settings.rate_limit_burst,
+        trusted_proxies=settings.trusted_proxies,
+    )
+    # Only the listed sites get CORS headers; no credentials, so no cookies cross over.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_origins,
+        allow_credentials=False,
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Content-Type", "Accept", "X-Request-ID"],
+        expose_headers=["Retry-After", "X-Request-ID"],
+        max_age=600,
+    )
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health_router)
     app.include_router(search_router)

@@ -40,7 +40,12 @@ def golden() -> list[dict[str, Any]]:
 
 def make_settings(tmp: Path, **overrides: Any) -> Settings:
     """Settings isolated in ``tmp`` (content defaults to the real content/)."""
-    values: dict[str, Any] = {"content_dir": CONTENT, "data_dir": tmp / "data", **overrides}
+    values: dict[str, Any] = {
+        "content_dir": CONTENT,
+        "data_dir": tmp / "data",
+        "rate_limit_per_minute": 0,  # tests that check limiting turn it on
+        **overrides,
+    }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
