@@ -16,12 +16,15 @@ from kbcore.runtime import Runtime
 from kbcore.settings import Settings
 from service.articles.router import router as articles_router
 from service.chat.router import router as chat_router
+from service.feedback.router import router as feedback_router
 from service.health.router import router as health_router
 from service.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from service.problems import install_problem_handlers
 from service.ratelimit import RateLimitMiddleware
 from service.search.router import router as search_router
+from service.site.router import router as site_router
 from service.state import ServiceState
+from service.widget.router import router as widget_router
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +99,9 @@ def create_app(
     app.include_router(search_router)
     app.include_router(articles_router)
     app.include_router(chat_router)
+    app.include_router(feedback_router)
+    app.include_router(widget_router)
+    app.include_router(site_router)  # last: it serves "/" and "/learn/{slug}"
     return app
 
 
