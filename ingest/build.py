@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 UPSERT_BATCH = 256
 EMBED_BLOCK = 256
 ProgressFn = Callable[[int, int], None]
-Validator = Callable[[QdrantClient, str], None]
+Validator = Callable[[QdrantClient, str, set[str]], None]  # (client, collection, articles)
 
 
 @dataclass
@@ -192,6 +192,13 @@ class Indexer:
             fingerprint=fingerprint,
         )
         self._create(collection, new_manifest)
+        log.info(
+            "building index version %s: embedding %d chunks, copying %d, dropping %d",
+            version,
+            len(diff.to_embed),
+            len(diff.to_copy),
+            len(diff.deleted_ids),
+        )
         try:
             if base:
                 report.copied = self._copy(base, collection, diff)
@@ -307,7 +314,7 @@ class Indexer:
                 f"{collection} has dense size {size}, expected {self.embedder.dim}"
             )
         for validator in self.validators:
-            validator(self.client, collection)
+            validator(self.client, collection, {a.slug for a in articles})
 
 
 def _fingerprint(chunks: list[PreparedChunk]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingest.build import BuildOptions, Indexer, IngestReport, ProgressFn, Validator
+from ingest.canary import CanaryValidator, load_canaries
 from ingest.chunking import ChunkingConfig
 from kbcore.runtime import Runtime
 
@@ -21,13 +22,22 @@ def build_options(runtime: Runtime, **overrides: bool) -> BuildOptions:
     )
 
 
-def make_indexer(runtime: Runtime, validators: tuple[Validator, ...] = ()) -> Indexer:
+def default_validators(runtime: Runtime) -> tuple[Validator, ...]:
+    """The canary check, when the settings point at golden questions."""
+    settings = runtime.settings
+    canaries = load_canaries(settings.canary_file, settings.canary_questions)
+    if not canaries:
+        return ()
+    return (CanaryValidator(canaries, runtime.embedder, settings.collection),)
+
+
+def make_indexer(runtime: Runtime, validators: tuple[Validator, ...] | None = None) -> Indexer:
     """An Indexer over the runtime's client and embedder."""
     return Indexer(
         client=runtime.client,
         embedder=runtime.embedder,
         alias=runtime.settings.collection,
-        validators=validators,
+        validators=default_validators(runtime) if validators is None else validators,
     )
 
 
@@ -35,7 +45,7 @@ def ingest(
     runtime: Runtime,
     content_dir: Path | None = None,
     progress: ProgressFn | None = None,
-    validators: tuple[Validator, ...] = (),
+    validators: tuple[Validator, ...] | None = None,
     **flags: bool,
 ) -> IngestReport:
     """Bring the served index up to date with the content folder."""

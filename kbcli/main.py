@@ -97,7 +97,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     host = args.host or settings.host
     port = args.port or settings.port
-    app = create_app(settings)
+    app = create_app(settings, watch=args.watch)
     uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
     return 0
 

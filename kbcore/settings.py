@@ -60,6 +60,16 @@ class Settings(BaseSettings):
     embed_threads: int = Field(1, ge=1, le=64, description="onnxruntime intra-op threads.")
     embed_batch_size: int = Field(32, ge=1, le=512, description="Texts per embedding batch.")
 
+    canary_file: Path = Field(
+        Path("./eval/golden.jsonl"),
+        description="Golden questions whose first few must still find their article before "
+        "a new index version is switched in (absent file = no canary check).",
+    )
+    canary_questions: int = Field(5, ge=0, le=100, description="Canary questions checked.")
+    watch_debounce_ms: int = Field(
+        1500, ge=50, le=60000, description="Quiet time before `kb serve --watch` reindexes."
+    )
+
     # --- chunking ------------------------------------------------------------------------
     chunk_tokens: int = Field(
         256,

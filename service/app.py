@@ -10,10 +10,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from ingest.runner import ingest
 from kbcore.errors import KBError
 from kbcore.runtime import Runtime
 from kbcore.settings import Settings
+from service.admin.router import router as admin_router
 from service.articles.router import router as articles_router
 from service.chat.router import router as chat_router
 from service.feedback.router import router as feedback_router
@@ -24,6 +24,7 @@ from service.ratelimit import RateLimitMiddleware
 from service.search.router import router as search_router
 from service.site.router import router as site_router
 from service.state import ServiceState
+from service.watch import watch_content
 from service.widget.router import router as widget_router
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,10 @@ def create_app(
     *,
     runtime: Runtime | None = None,
     sync_on_start: bool = True,
+    watch: bool = False,
 ) -> FastAPI:
-    """Build the app. Pass ``runtime`` to share an already-open index (tests, CLI)."""
+    """Build the app. Pass ``runtime`` to share an already-open index (tests, CLI);
+    ``watch`` reindexes when files under the content folder change."""
     settings = settings or Settings()
     state = ServiceState(settings=settings)
     owns_runtime = runtime is None
@@ -49,22 +52,26 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.kb = state
-        task: asyncio.Task[None] | None = None
         try:
             state.runtime = runtime or await asyncio.to_thread(Runtime.open, settings)
         except KBError as exc:
             state.startup_error = str(exc)
             log.error("startup failed: %s", exc)
+        tasks: list[asyncio.Task[None]] = []
         if state.runtime is not None:
             if sync_on_start:
-                task = asyncio.create_task(_initial_sync(state, state.runtime))
+                tasks.append(asyncio.create_task(_initial_sync(state)))
             else:
                 state.ready = True
+            if watch:
+                tasks.append(asyncio.create_task(watch_content(state)))
         try:
             yield
         finally:
-            if task is not None and not task.done():
+            for task in tasks:
                 task.cancel()
+            if state.reindex is not None:
+                await asyncio.to_thread(state.reindex.wait_idle, 30)
             if owns_runtime and state.runtime is not None:
                 state.runtime.close()
 
@@ -100,26 +107,22 @@ def create_app(
     app.include_router(articles_router)
     app.include_router(chat_router)
     app.include_router(feedback_router)
+    app.include_router(admin_router)
     app.include_router(widget_router)
     app.include_router(site_router)  # last: it serves "/" and "/learn/{slug}"
     return app
 
 
-async def _initial_sync(state: ServiceState, runtime: Runtime) -> None:
+async def _initial_sync(state: ServiceState) -> None:
     """Bring the index up to date with the content folder, then report ready."""
-    try:
-        report = await asyncio.to_thread(ingest, runtime)
-        state.sync_report = report.to_json()
-        for error in report.errors:
-            log.warning("skipped: %s", error)
-        log.info(
-            "index %s ready: %d articles, %d chunks, %d embedded",
-            report.index_version,
-            report.articles,
-            report.chunks,
-            report.embedded,
-        )
-        state.ready = True
-    except KBError as exc:
-        state.startup_error = str(exc)
-        log.error("could not bring the index up to date: %s", exc)
+    job = await asyncio.to_thread(state.jobs().start, "startup", wait=True)
+    state.sync_report = job.report
+    if job.status != "succeeded":
+        state.startup_error = job.error
+        log.error("could not bring the index up to date: %s", job.error)
+        return
+    report = job.report or {}
+    for error in report.get("errors") or []:  # type: ignore[attr-defined]
+        log.warning("skipped: %s", error)
+    log.info("index %s ready", report.get("index_version"))
+    state.ready = True

@@ -10,6 +10,7 @@ from kbcore.answering.engine import ChatEngine, build_chat_engine
 from kbcore.catalog import ArticleInfo, load_catalog
 from kbcore.runtime import Runtime
 from kbcore.settings import Settings
+from service.admin.jobs import ReindexManager
 from service.problems import Problem, unavailable
 
 CATALOG_CACHE = 4
@@ -25,6 +26,7 @@ class ServiceState:
     startup_error: str | None = None
     sync_report: dict[str, object] | None = None
     engine: ChatEngine | None = None
+    reindex: ReindexManager | None = None
     _catalogs: OrderedDict[str, dict[str, ArticleInfo]] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -35,6 +37,14 @@ class ServiceState:
                 raise unavailable(f"the service failed to start: {self.startup_error}", 30)
             raise unavailable("the service is starting; try again shortly", 2, slug="starting")
         return self.runtime
+
+    def jobs(self) -> ReindexManager:
+        """The reindex job manager (one per running service)."""
+        runtime = self.require_runtime()
+        with self._lock:
+            if self.reindex is None:
+                self.reindex = ReindexManager(runtime)
+            return self.reindex
 
     def chat_engine(self) -> ChatEngine:
         """The chat engine (built on first use, then shared by all requests)."""

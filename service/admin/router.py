@@ -1,0 +1,60 @@
+"""Admin routes: start a reindex and follow it (Bearer ``KB_ADMIN_TOKEN``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict
+
+from service.admin.auth import AdminDep
+from service.admin.jobs import JobConflictError
+from service.deps import StateDep
+from service.problems import Problem
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+
+
+class ReindexRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: bool = False
+    rebuild: bool = False
+    strict: bool = False
+
+
+@router.post(
+    "/reindex",
+    status_code=202,
+    summary="Rebuild the index from the content folder (incremental, atomic)",
+    responses={
+        401: {"description": "No bearer token"},
+        403: {"description": "Wrong token"},
+        404: {"description": "Admin routes disabled (no KB_ADMIN_TOKEN)"},
+        409: {"description": "A reindex is already running"},
+    },
+)
+async def start_reindex(
+    _: AdminDep, state: StateDep, response: Response, body: ReindexRequest | None = None
+) -> dict[str, object]:
+    options = body or ReindexRequest()
+    try:
+        job = state.jobs().start(
+            "api", dry_run=options.dry_run, rebuild=options.rebuild, strict=options.strict
+        )
+    except JobConflictError as exc:
+        raise Problem(
+            409,
+            f"reindex {exc.running} is already running; follow it at "
+            f"/v1/admin/reindex/{exc.running}",
+            slug="reindex-running",
+            extra={"running": exc.running},
+        ) from exc
+    response.headers["Location"] = f"/v1/admin/reindex/{job.id}"
+    return job.to_json()
+
+
+@router.get("/reindex/{job_id}", summary="Progress and result of a reindex job")
+async def get_reindex(job_id: str, _: AdminDep, state: StateDep) -> dict[str, object]:
+    job = state.jobs().get(job_id)
+    if job is None:
+        raise Problem(404, f"no reindex job '{job_id}'", slug="job-not-found")
+    return job.to_json()

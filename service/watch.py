@@ -1,0 +1,24 @@
+"""`kb serve --watch`: reindex (debounced) when files under the content folder change."""
+
+from __future__ import annotations
+
+import logging
+
+from service.state import ServiceState
+
+log = logging.getLogger(__name__)
+
+
+async def watch_content(state: ServiceState) -> None:
+    """Watch the content folder until cancelled; each burst of changes asks for a reindex."""
+    from watchfiles import awatch
+
+    settings = state.settings
+    async for changes in awatch(
+        settings.content_dir,
+        debounce=settings.watch_debounce_ms,
+        recursive=True,
+        watch_filter=lambda _change, path: path.endswith(".md"),
+    ):
+        log.info("content changed (%d files); reindexing", len(changes))
+        state.jobs().request("watch")
