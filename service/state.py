@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from service.admin.jobs import ReindexManager
 from service.problems import Problem, unavailable
 
 CATALOG_CACHE = 4
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -26,6 +28,7 @@ class ServiceState:
     startup_error: str | None = None
     sync_report: dict[str, object] | None = None
     engine: ChatEngine | None = None
+    warmed_version: str | None = None
     reindex: ReindexManager | None = None
     _catalogs: OrderedDict[str, dict[str, ArticleInfo]] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -43,8 +46,23 @@ class ServiceState:
         runtime = self.require_runtime()
         with self._lock:
             if self.reindex is None:
-                self.reindex = ReindexManager(runtime)
+                self.reindex = ReindexManager(runtime, on_switch=self.warm_in_background)
             return self.reindex
+
+    def warm_in_background(self) -> None:
+        """Pre-embed the new version's sentences without delaying anything else."""
+
+        def warm() -> None:
+            try:
+                engine = self.chat_engine()
+                collection = engine.retriever.resolve()
+                count = engine.warm()
+                self.warmed_version = collection
+                log.info("answer cache warmed with %d texts", count)
+            except Exception:  # warming is an optimisation; never fail because of it
+                log.exception("warming the answer cache failed")
+
+        threading.Thread(target=warm, name="warm-answers", daemon=True).start()
 
     def chat_engine(self) -> ChatEngine:
         """The chat engine (built on first use, then shared by all requests)."""

@@ -35,7 +35,8 @@ from kbcore.settings import Settings
 
 SOURCES = 5
 FOCUS_SHARE = 0.7
-STREAM_PIECE = 48  # characters per delta when streaming an extractive answer
+STREAM_PIECE = 48
+WARM_LIMIT = 6000  # characters per delta when streaming an extractive answer
 Event = tuple[str, dict[str, Any]]
 SUGGESTIONS = 3
 VOCABULARY_CACHE = 4
@@ -177,6 +178,42 @@ class ChatEngine:
             answerer=draft.mode,
             debug={"top_dense": prepared.support.top_dense},
         )
+
+    def warm(self, limit: int = WARM_LIMIT) -> int:
+        """Embed the served version's headings and quotable sentences ahead of questions,
+        so first-time questions answer as fast as repeated ones. Skipped for knowledge
+        bases with more than ``limit`` sentences. Returns the number of texts embedded."""
+        assert self.scorer is not None
+        collection = self.retriever.resolve()
+        self.vocabulary(collection)
+        texts: dict[str, None] = {}
+        offset = None
+        while True:
+            points, offset = self.retriever.client.scroll(
+                collection,
+                limit=1024,
+                offset=offset,
+                with_payload=["text", "sentences", "heading", "kind"],
+                with_vectors=False,
+            )
+            for point in points:
+                payload = point.payload or {}
+                if payload.get("kind") == "question":
+                    continue
+                texts[str(payload.get("heading", ""))] = None
+                text = str(payload.get("text", ""))
+                for start, end in payload.get("sentences") or []:
+                    texts[text[start:end]] = None
+                if len(texts) > limit:
+                    return 0
+            if offset is None:
+                break
+        items = list(texts)
+        for start in range(0, len(items), 64):
+            self.scorer.similarity(
+                np.zeros(self.retriever.embedder.dim, np.float32), items[start : start + 64]
+            )
+        return len(items)
 
     @property
     def answerer(self) -> str:

@@ -31,7 +31,7 @@ from kbcore.answering.vocabulary import Vocabulary
 from kbcore.embedding.base import Embedder, Vectors
 from kbcore.sparse import BM25Encoder
 
-CACHE_SIZE = 8192
+CACHE_SIZE = 16384
 CONTEXT_WEIGHT = 0.4
 YES_NO_HEADING_COVERAGE = 0.8
 _QUANTITY = re.compile(

@@ -12,6 +12,7 @@ import logging
 import secrets
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -73,6 +74,7 @@ class ReindexManager:
     """Starts reindex jobs and remembers the recent ones."""
 
     runtime: Runtime
+    on_switch: Callable[[], None] | None = None  # called after a new version is served
     _jobs: OrderedDict[str, ReindexJob] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _running: ReindexJob | None = None
@@ -154,6 +156,8 @@ class ReindexManager:
             )
             job.report = report.to_json()
             job.status = "succeeded"
+            if self.on_switch is not None and (report.switched or job.trigger == "startup"):
+                self.on_switch()
         except KBError as exc:
             job.error = str(exc)
             job.status = "failed"

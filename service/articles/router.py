@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
+from kbcore.schema import version_of
 from service.deps import RuntimeDep, StateDep
 from service.problems import Problem
 
@@ -17,7 +18,7 @@ async def list_articles(state: StateDep, runtime: RuntimeDep) -> dict[str, objec
     catalog = await run_in_threadpool(state.catalog, collection)
     return {
         "articles": [a.to_json(with_outline=False) for a in catalog.values()],
-        "index_version": collection.split("__", 1)[-1],
+        "index_version": version_of(runtime.settings.collection, collection) or collection,
     }
 
 
@@ -28,4 +29,5 @@ async def get_article(slug: str, state: StateDep, runtime: RuntimeDep) -> dict[s
     article = catalog.get(slug)
     if article is None:
         raise Problem(404, f"no article with slug '{slug}'", slug="article-not-found")
-    return {**article.to_json(), "index_version": collection.split("__", 1)[-1]}
+    version = version_of(runtime.settings.collection, collection) or collection
+    return {**article.to_json(), "index_version": version}

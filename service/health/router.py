@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
+from kbcore.schema import version_of
 from kbcore.versions import serving_collection
 from service.deps import StateDep
 from service.problems import unavailable
@@ -25,10 +26,17 @@ async def healthz() -> dict[str, str]:
 async def readyz(state: StateDep) -> dict[str, object]:
     runtime = state.require_runtime()
     if not state.ready:
-        raise unavailable("the index is being brought up to date", 2, slug="starting")
+        detail = "the index is being brought up to date"
+        if state.startup_error:
+            detail = f"the index could not be brought up to date: {state.startup_error}"
+        raise unavailable(detail, 2, slug="starting")
     collection = await run_in_threadpool(
         serving_collection, runtime.client, runtime.settings.collection
     )
     if collection is None:
         raise unavailable("no index version is being served", 10, slug="index-not-ready")
-    return {"status": "ready", "index_version": collection.split("__", 1)[-1]}
+    return {
+        "status": "ready",
+        "index_version": version_of(runtime.settings.collection, collection) or collection,
+        "answer_cache": "warm" if state.warmed_version == collection else "warming",
+    }
