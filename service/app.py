@@ -72,6 +72,7 @@ def create_app(
                 task.cancel()
             if state.reindex is not None:
                 await asyncio.to_thread(state.reindex.wait_idle, 30)
+            await asyncio.to_thread(state.stop_background_work)
             if owns_runtime and state.runtime is not None:
                 state.runtime.close()
 

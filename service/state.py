@@ -29,6 +29,8 @@ class ServiceState:
     sync_report: dict[str, object] | None = None
     engine: ChatEngine | None = None
     warmed_version: str | None = None
+    _warm_stop: threading.Event = field(default_factory=threading.Event)
+    _warm_threads: list[threading.Thread] = field(default_factory=list)
     reindex: ReindexManager | None = None
     _catalogs: OrderedDict[str, dict[str, ArticleInfo]] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -56,13 +58,22 @@ class ServiceState:
             try:
                 engine = self.chat_engine()
                 collection = engine.retriever.resolve()
-                count = engine.warm()
+                count = engine.warm(stop=self._warm_stop)
                 self.warmed_version = collection
                 log.info("answer cache warmed with %d texts", count)
             except Exception:  # warming is an optimisation; never fail because of it
                 log.exception("warming the answer cache failed")
 
-        threading.Thread(target=warm, name="warm-answers", daemon=True).start()
+        thread = threading.Thread(target=warm, name="warm-answers", daemon=True)
+        with self._lock:
+            self._warm_threads = [t for t in self._warm_threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def stop_background_work(self, timeout: float = 30) -> None:
+        """Stop cache warming (it checks between batches) and wait for it."""
+        self._warm_stop.set()
+        for thread in list(self._warm_threads):
+            thread.join(timeout)
 
     def chat_engine(self) -> ChatEngine:
         """The chat engine (built on first use, then shared by all requests)."""

@@ -179,7 +179,7 @@ class ChatEngine:
             debug={"top_dense": prepared.support.top_dense},
         )
 
-    def warm(self, limit: int = WARM_LIMIT) -> int:
+    def warm(self, limit: int = WARM_LIMIT, stop: threading.Event | None = None) -> int:
         """Embed the served version's headings and quotable sentences ahead of questions,
         so first-time questions answer as fast as repeated ones. Skipped for knowledge
         bases with more than ``limit`` sentences. Returns the number of texts embedded."""
@@ -210,6 +210,8 @@ class ChatEngine:
                 break
         items = list(texts)
         for start in range(0, len(items), 64):
+            if stop is not None and stop.is_set():
+                return start
             self.scorer.similarity(
                 np.zeros(self.retriever.embedder.dim, np.float32), items[start : start + 64]
             )
