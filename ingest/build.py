@@ -44,6 +44,7 @@ from kbcore.versions import read_manifest, serving_collection
 log = logging.getLogger(__name__)
 
 UPSERT_BATCH = 256
+STALE_BUILD = dt.timedelta(hours=1)
 EMBED_BLOCK = 256
 ProgressFn = Callable[[int, int], None]
 Validator = Callable[[QdrantClient, str, set[str]], None]  # (client, collection, articles)
@@ -105,6 +106,9 @@ class Indexer:
     alias: str
     splitter: SentenceSplitter = field(default_factory=SentenceSplitter)
     validators: Sequence[Validator] = ()
+    # True when this process alone writes the store (embedded Qdrant): any unfinished
+    # build is a dead one. On a shared server only builds older than an hour are.
+    exclusive: bool = True
 
     def prepare(self, articles: list[Article], chunking: ChunkingConfig) -> list[PreparedChunk]:
         """Chunk every article (ids are stable for unchanged content)."""
@@ -130,7 +134,8 @@ class Indexer:
         if loaded.errors and options.strict:
             raise loaded.errors[0]
         if not options.dry_run:
-            remove_unfinished(self.client, self.alias)
+            stale = None if self.exclusive else STALE_BUILD
+            remove_unfinished(self.client, self.alias, older_than=stale)
         chunks = self.prepare(loaded.articles, options.chunking)
         report.articles = len(loaded.articles)
         report.sections = len({(c.payload.article, c.payload.anchor) for c in chunks})

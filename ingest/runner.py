@@ -38,6 +38,7 @@ def make_indexer(runtime: Runtime, validators: tuple[Validator, ...] | None = No
         embedder=runtime.embedder,
         alias=runtime.settings.collection,
         validators=default_validators(runtime) if validators is None else validators,
+        exclusive=runtime.settings.qdrant_url is None,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from qdrant_client import QdrantClient
@@ -35,11 +36,24 @@ def ready_versions(client: QdrantClient, alias: str) -> list[VersionInfo]:
     ]
 
 
-def remove_unfinished(client: QdrantClient, alias: str) -> list[str]:
-    """Delete leftovers of builds that died before switching (never the served one)."""
+def remove_unfinished(
+    client: QdrantClient, alias: str, older_than: dt.timedelta | None = None
+) -> list[str]:
+    """Delete leftovers of builds that died before switching (never the served one).
+
+    With ``older_than`` only builds started that long ago count as dead: on a shared
+    Qdrant server another process may be building right now.
+    """
     removed = []
+    cutoff = dt.datetime.now(dt.UTC) - older_than if older_than is not None else None
     for version in list_versions(client, alias):
         finished = version.manifest is not None and version.manifest.status == "ready"
+        if cutoff is not None and version.manifest is not None:
+            created = dt.datetime.fromisoformat(
+                version.manifest.created_at or "1970-01-01T00:00:00+00:00"
+            )
+            if created > cutoff:
+                continue
         if not finished and not version.serving:
             client.delete_collection(version.collection)
             removed.append(version.collection)

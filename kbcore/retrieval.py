@@ -11,9 +11,10 @@ from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
 from kbcore.embedding.base import Embedder, Vectors
-from kbcore.errors import IndexNotFoundError
+from kbcore.errors import IndexNotFoundError, StoreUnavailableError
 from kbcore.schema import DENSE_VECTOR, SPARSE_VECTOR, ChunkPayload, version_of
 from kbcore.sparse import BM25Encoder
+from kbcore.store import SERVER_ERRORS
 from kbcore.versions import serving_collection
 
 SearchMode = Literal["hybrid", "dense", "sparse"]
@@ -90,7 +91,10 @@ class Retriever:
 
     def resolve(self) -> str:
         """The collection the alias serves right now (queries pin it for consistency)."""
-        collection = serving_collection(self.client, self.alias)
+        try:
+            collection = serving_collection(self.client, self.alias)
+        except SERVER_ERRORS as exc:
+            raise StoreUnavailableError("the search index did not answer") from exc
         if collection is None:
             raise IndexNotFoundError("the index is empty; run `kb ingest` first")
         return collection
@@ -143,7 +147,10 @@ class Retriever:
             return SearchResult(hits=[], index_version=version)
         # Only the last request's points are returned to the caller: it carries the payload.
         requests[-1] = requests[-1].model_copy(update={"with_payload": True})
-        responses = self.client.query_batch_points(collection, requests=requests)
+        try:
+            responses = self.client.query_batch_points(collection, requests=requests)
+        except SERVER_ERRORS as exc:
+            raise StoreUnavailableError("the search index did not answer") from exc
         dense_scores: dict[str, float] = {}
         sparse_scores: dict[str, float] = {}
         position = 0

@@ -34,6 +34,14 @@ class Settings(BaseSettings):
         None, description="Qdrant server URL; unset = embedded Qdrant under KB_DATA_DIR."
     )
     qdrant_api_key: SecretStr | None = Field(None, description="API key for the Qdrant server.")
+    qdrant_connect_timeout_s: float = Field(
+        60.0, ge=0, le=600, description="How long start-up waits for a Qdrant server."
+    )
+    sync_on_start: bool = Field(
+        True,
+        description="Bring the index up to date on start. With several replicas on one "
+        "Qdrant server, enable it on one only (or run `kb ingest` as a job).",
+    )
     collection: str = Field(
         "kb",
         pattern=r"^[a-z][a-z0-9_]{0,40}$",
@@ -140,10 +148,27 @@ class Settings(BaseSettings):
             return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("qdrant_url", "embed_base_url", "llm_base_url", mode="before")
+    @field_validator(
+        "qdrant_url",
+        "embed_base_url",
+        "llm_base_url",
+        "qdrant_api_key",
+        "embed_api_key",
+        "openai_api_key",
+        "admin_token",
+        "public_base_url",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _strong_admin_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("KB_ADMIN_TOKEN must be at least 16 characters (or unset)")
+        return value
 
     @property
     def embedded_qdrant_path(self) -> Path:

@@ -7,22 +7,46 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from typing import Any, cast
 
+import httpx
 from qdrant_client import QdrantClient
+from qdrant_client.http.exceptions import ApiException
 
 from kbcore.errors import StoreUnavailableError
 from kbcore.settings import Settings
 
+# Errors a Qdrant server call can end in when the server is down or unreachable.
+SERVER_ERRORS: tuple[type[BaseException], ...] = (
+    ApiException,
+    httpx.HTTPError,
+    ConnectionError,
+    TimeoutError,
+)
+
 
 def open_client(settings: Settings) -> QdrantClient:
-    """Connect to the configured Qdrant; a locked embedded folder is a clear error."""
+    """Connect to the configured Qdrant; a locked embedded folder is a clear error.
+
+    A server is waited for (it may still be starting, as under docker-compose) for up to
+    ``settings.qdrant_connect_timeout_s``.
+    """
     if settings.qdrant_url:
         key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-        try:
-            return QdrantClient(url=settings.qdrant_url, api_key=key, timeout=10)
-        except Exception as exc:
-            raise StoreUnavailableError(f"cannot reach Qdrant at {settings.qdrant_url}") from exc
+        client = QdrantClient(url=settings.qdrant_url, api_key=key, timeout=10)
+        deadline = time.monotonic() + settings.qdrant_connect_timeout_s
+        while True:
+            try:
+                client.get_collections()
+                return client
+            except SERVER_ERRORS as exc:
+                if time.monotonic() >= deadline:
+                    client.close()
+                    raise StoreUnavailableError(
+                        f"cannot reach Qdrant at {settings.qdrant_url}"
+                    ) from exc
+                time.sleep(1.0)
     path = settings.embedded_qdrant_path
     path.mkdir(parents=True, exist_ok=True)
     try:

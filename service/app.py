@@ -40,7 +40,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     runtime: Runtime | None = None,
-    sync_on_start: bool = True,
+    sync_on_start: bool | None = None,
     watch: bool = False,
 ) -> FastAPI:
     """Build the app. Pass ``runtime`` to share an already-open index (tests, CLI);
@@ -59,7 +59,7 @@ def create_app(
             log.error("startup failed: %s", exc)
         tasks: list[asyncio.Task[None]] = []
         if state.runtime is not None:
-            if sync_on_start:
+            if settings.sync_on_start if sync_on_start is None else sync_on_start:
                 tasks.append(asyncio.create_task(_initial_sync(state)))
             else:
                 state.ready = True
