@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from bench import vaswani_corpus  # noqa: E402
-from bench.metrics import ndcg_at, recall_at  # noqa: E402
+from kbcore.metrics import ndcg_at, recall_at  # noqa: E402
 from ingest.runner import ingest  # noqa: E402
 from kbcore.runtime import Runtime  # noqa: E402
 from kbcore.settings import Settings  # noqa: E402

@@ -90,6 +90,12 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from kbcli.eval_command import run_eval
+
+    return run_eval(args, settings)
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -175,6 +181,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="data folder (default KB_DATA_DIR)")
     p.add_argument("--json", action="store_true", help="print the /v1/chat response object")
     p.set_defaults(handler=cmd_ask)
+
+    p = sub.add_parser("eval", help="score retrieval, answers and refusals on golden questions")
+    p.add_argument("--golden", default="eval/golden.jsonl", help="golden question file")
+    p.add_argument("--thresholds", default="eval/thresholds.toml", help="metric thresholds")
+    p.add_argument("--content", help="content folder (default KB_CONTENT_DIR)")
+    p.add_argument("--data", help="index into this data folder (default: a scratch index)")
+    p.add_argument("--save", metavar="FILE", help="write per-question results as JSON")
+    p.add_argument("--diff", metavar="BASE", help="a results file or git ref to compare with")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=cmd_eval)
 
     p = sub.add_parser("serve", help="run the HTTP API, widget and demo site")
     p.add_argument("--host", help="bind address (default KB_HOST)")

@@ -1,0 +1,274 @@
+"""`kb eval`: index the content, ask every golden question through the chat pipeline, and
+score retrieval, answers, refusals and latency against thresholds.
+
+Follow-up questions are asked with their conversation (the first question and the
+answer this run gave to it), exactly as the widget sends them to `POST /v1/chat`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ingest.articles import load_content
+from ingest.runner import ingest
+from kbcore.answering.engine import ChatEngine, build_chat_engine
+from kbcore.answering.models import Turn
+from kbcore.errors import ContentError
+from kbcore.metrics import ndcg_at
+from kbcore.runtime import Runtime
+from kbcore.settings import Settings
+
+METRICS = (
+    "hit_at_1", "hit_at_3", "hit_at_5", "mrr", "ndcg_at_10",
+    "section_hit_at_1", "section_hit_at_3", "section_hit_at_5", "section_mrr",
+    "section_ndcg_at_10",
+    "answer_in_context", "citation_validity", "citation_precision",
+    "refusal_accuracy", "false_refusal_rate",
+    "latency_p50_ms", "latency_p95_ms",
+)  # fmt: skip
+
+
+@dataclass
+class QuestionResult:
+    """What one golden question got."""
+
+    id: str
+    question: str
+    answerable: bool
+    grounded: bool
+    answer: str
+    citations: list[str]  # "article#anchor"
+    facts_found: int
+    facts_total: int
+    article_ranking: list[str]
+    section_ranking: list[str]
+    valid_citations: int
+    expected_citations: int
+    latency_ms: float
+
+
+@dataclass
+class EvalReport:
+    metrics: dict[str, float]
+    questions: list[QuestionResult] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**{k: round(v, 4) for k, v in self.metrics.items()}, "counts": self.counts}
+
+
+def load_golden(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        raise ContentError(path, "golden question file not found")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _rank(items: list[str], target: str) -> int | None:
+    return items.index(target) + 1 if target in items else None
+
+
+async def _ask_all(
+    engine: ChatEngine,
+    golden: list[dict[str, Any]],
+    sections: dict[tuple[str, str], str],
+) -> list[QuestionResult]:
+    by_id = {q["id"]: q for q in golden}
+    answers: dict[str, str] = {}
+    results = []
+    retriever = engine.retriever
+    for q in golden:
+        history: list[Turn] = []
+        if q.get("follow_up_of"):
+            first = by_id[q["follow_up_of"]]
+            if first["id"] not in answers:
+                answers[first["id"]] = (await engine.aanswer(first["question"])).answer
+            history = [
+                Turn("user", first["question"]),
+                Turn("assistant", answers[first["id"]]),
+            ]
+        started = time.perf_counter()
+        answer = await engine.aanswer(q["question"], history)
+        latency = (time.perf_counter() - started) * 1000
+        answers[q["id"]] = answer.answer
+        # Retrieval is measured on the standalone query the chat used, ten sections deep.
+        hits = await asyncio.to_thread(retriever.search, answer.query or q["question"], 10)
+        article_ranking: list[str] = []
+        for hit in hits.hits:
+            if hit.article not in article_ranking:
+                article_ranking.append(hit.article)
+        text = answer.answer.lower()
+        facts = [f for f in q.get("facts", []) if f.lower() in text]
+        valid = sum(
+            1
+            for c in answer.citations
+            if c.quote and c.quote in sections.get((c.article, c.anchor), "")
+        )
+        results.append(
+            QuestionResult(
+                id=q["id"],
+                question=q["question"],
+                answerable=bool(q["answerable"]),
+                grounded=answer.grounded,
+                answer=answer.answer,
+                citations=[f"{c.article}#{c.anchor}" for c in answer.citations],
+                facts_found=len(facts),
+                facts_total=len(q.get("facts", [])),
+                article_ranking=article_ranking,
+                section_ranking=[f"{h.article}#{h.anchor}" for h in hits.hits],
+                valid_citations=valid,
+                expected_citations=sum(c.article == q.get("article") for c in answer.citations),
+                latency_ms=latency,
+            )
+        )
+    return results
+
+
+def score(golden: list[dict[str, Any]], results: list[QuestionResult]) -> EvalReport:
+    by_id = {q["id"]: q for q in golden}
+    answerable = [r for r in results if r.answerable]
+    unanswerable = [r for r in results if not r.answerable]
+    metrics: dict[str, float] = {}
+    for level, key in (("", "article"), ("section_", "section")):
+        ranks = []
+        ndcgs = []
+        for r in answerable:
+            q = by_id[r.id]
+            target = q["article"] if key == "article" else f"{q['article']}#{q['anchor']}"
+            ranking = r.article_ranking if key == "article" else r.section_ranking
+            ranks.append(_rank(ranking, target))
+            ndcgs.append(ndcg_at(ranking, {target}, 10))
+        n = max(len(ranks), 1)
+        for k in (1, 3, 5):
+            metrics[f"{level}hit_at_{k}"] = sum(1 for x in ranks if x is not None and x <= k) / n
+        metrics[f"{level}mrr"] = sum(1 / x for x in ranks if x is not None) / n
+        metrics[f"{level}ndcg_at_10"] = sum(ndcgs) / n
+    facts_total = sum(r.facts_total for r in answerable) or 1
+    metrics["answer_in_context"] = sum(r.facts_found for r in answerable) / facts_total
+    citations = sum(len(r.citations) for r in results)
+    metrics["citation_validity"] = (
+        sum(r.valid_citations for r in results) / citations if citations else 1.0
+    )
+    answered_citations = sum(len(r.citations) for r in answerable)
+    metrics["citation_precision"] = (
+        sum(r.expected_citations for r in answerable) / answered_citations
+        if answered_citations
+        else 0.0
+    )
+    metrics["refusal_accuracy"] = (
+        sum(not r.grounded for r in unanswerable) / len(unanswerable) if unanswerable else 1.0
+    )
+    metrics["false_refusal_rate"] = (
+        sum(not r.grounded for r in answerable) / len(answerable) if answerable else 0.0
+    )
+    latencies = sorted(r.latency_ms for r in results)
+    metrics["latency_p50_ms"] = statistics.median(latencies) if latencies else 0.0
+    metrics["latency_p95_ms"] = (
+        latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))] if latencies else 0.0
+    )
+    counts = {
+        "questions": len(results),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "follow_ups": sum(1 for q in golden if q.get("follow_up_of")),
+    }
+    return EvalReport(metrics=metrics, questions=results, counts=counts)
+
+
+def evaluate(settings: Settings, golden_path: Path, data_dir: Path | None = None) -> EvalReport:
+    """Index ``settings.content_dir`` (in memory unless ``data_dir``) and score it."""
+    golden = load_golden(golden_path)
+    if data_dir is not None:
+        runtime = Runtime.open(settings.model_copy(update={"data_dir": data_dir}))
+    else:
+        runtime = Runtime.open(settings, in_memory=True)
+    try:
+        ingest(runtime, validators=())
+        engine = build_chat_engine(runtime.retriever, settings)
+        sections = {
+            (a.slug, s.anchor): s.text
+            for a in load_content(settings.content_dir).articles
+            for s in a.sections
+        }
+        results = asyncio.run(_ask_all(engine, golden, sections))
+    finally:
+        runtime.close()
+    return score(golden, results)
+
+
+def load_thresholds(path: Path) -> tuple[dict[str, float], dict[str, float]]:
+    """``[min]`` and ``[max]`` tables of the thresholds file."""
+    if not path.is_file():
+        return {}, {}
+    data = tomllib.loads(path.read_text())
+    return (
+        {k: float(v) for k, v in data.get("min", {}).items()},
+        {k: float(v) for k, v in data.get("max", {}).items()},
+    )
+
+
+def failures(
+    metrics: dict[str, float], minimum: dict[str, float], maximum: dict[str, float]
+) -> list[str]:
+    out = []
+    for name, bound in minimum.items():
+        if metrics.get(name, float("-inf")) < bound:
+            out.append(f"{name} = {metrics.get(name, float('nan')):.3f} is below {bound}")
+    for name, bound in maximum.items():
+        if metrics.get(name, float("inf")) > bound:
+            out.append(f"{name} = {metrics.get(name, float('nan')):.3f} is above {bound}")
+    return out
+
+
+def table(metrics: dict[str, float], minimum: dict[str, float], maximum: dict[str, float]) -> str:
+    lines = [f"{'metric':<22}{'value':>10}  {'target':<10}"]
+    for name in METRICS:
+        value = metrics[name]
+        target = ""
+        status = ""
+        if name in minimum:
+            target = f">= {minimum[name]:g}"
+            status = "ok" if value >= minimum[name] else "FAIL"
+        elif name in maximum:
+            target = f"<= {maximum[name]:g}"
+            status = "ok" if value <= maximum[name] else "FAIL"
+        shown = f"{value:.1f}" if name.endswith("_ms") else f"{value:.3f}"
+        lines.append(f"{name:<22}{shown:>10}  {target:<10}{status}")
+    return "\n".join(lines)
+
+
+def save_results(report: EvalReport, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps(
+            {"metrics": report.metrics, "questions": [asdict(q) for q in report.questions]},
+            indent=1,
+        )
+    )
+
+
+def diff_results(base: dict[str, Any], current: EvalReport) -> list[dict[str, Any]]:
+    """Questions whose answer, grounding or citations differ from ``base``."""
+    before = {q["id"]: q for q in base.get("questions", [])}
+    changes = []
+    for q in current.questions:
+        old = before.get(q.id)
+        if old is None:
+            changes.append({"id": q.id, "question": q.question, "change": "new question"})
+            continue
+        what = []
+        if old["grounded"] != q.grounded:
+            what.append("now answered" if q.grounded else "now refused")
+        if old["citations"] != q.citations:
+            what.append(f"citations {old['citations']} -> {q.citations}")
+        if old["answer"] != q.answer:
+            what.append("answer text changed")
+        if what:
+            changes.append({"id": q.id, "question": q.question, "change": "; ".join(what)})
+    return changes
