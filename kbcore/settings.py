@@ -66,7 +66,9 @@ class Settings(BaseSettings):
         None, description="Key for the embeddings API; defaults to OPENAI_API_KEY."
     )
     embed_threads: int = Field(1, ge=1, le=64, description="onnxruntime intra-op threads.")
-    embed_batch_size: int = Field(32, ge=1, le=512, description="Texts per embedding batch.")
+    embed_batch_size: int = Field(
+        16, ge=1, le=512, description="Texts per embedding batch (16: fastest, least memory)."
+    )
 
     canary_file: Path = Field(
         Path("./eval/golden.jsonl"),

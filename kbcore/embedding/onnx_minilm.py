@@ -61,7 +61,7 @@ class OnnxMiniLM:
         self,
         *,
         threads: int = 1,
-        batch_size: int = 32,
+        batch_size: int = 16,
         model_path: Path | None = None,
         model_sha256: str = MODEL_SHA256,
     ) -> None:
