@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     # --- content and storage -------------------------------------------------------------
     content_dir: Path = Field(Path("./content"), description="Folder of Markdown articles.")
     data_dir: Path = Field(
-        Path("./data"), description="State: embedded Qdrant, feedback database, job records."
+        Path("./data"), description="State: the embedded Qdrant index and the feedback database."
     )
     qdrant_url: str | None = Field(
         None, description="Qdrant server URL; unset = embedded Qdrant under KB_DATA_DIR."

@@ -176,3 +176,79 @@ def test_concurrent_clients_see_no_errors_during_rebuild_and_switch(
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def _serve(app: object) -> tuple[uvicorn.Server, threading.Thread, str]:
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
+def test_kb_ingest_server_asks_the_running_service(tmp_path: Path, embedder: OnnxMiniLM) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    content = tmp_path / "content"
+    write(content, "alpha", first="Chunking splits long documents into passages.")
+    settings = make_settings(tmp_path, content_dir=content, admin_token=TOKEN)
+    runtime = Runtime.open(settings, in_memory=True, embedder=embedder)
+    server, thread, base = _serve(create_app(settings, runtime=runtime))
+    try:
+        while httpx.get(f"{base}/readyz").status_code != 200:
+            time.sleep(0.05)
+        write(content, "beta", first="Embeddings map text to vectors.")
+        env = {
+            **os.environ,
+            "KB_ADMIN_TOKEN": TOKEN,
+            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "kbcli.main", "ingest", "--server", base, "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout.strip().splitlines()[-1])
+        assert report["articles"] == 2 and report["switched"] and report["embedded"] == 3
+        wrong = subprocess.run(
+            [sys.executable, "-m", "kbcli.main", "ingest", "--server", base],
+            env={**env, "KB_ADMIN_TOKEN": "x" * 20},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert wrong.returncode == 2 and "403" in wrong.stderr and "Traceback" not in wrong.stderr
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_watch_reindexes_when_an_article_changes(tmp_path: Path, embedder: OnnxMiniLM) -> None:
+    content = tmp_path / "content"
+    write(content, "alpha", first="Chunking splits long documents into passages.")
+    settings = make_settings(tmp_path, content_dir=content, watch_debounce_ms=100)
+    runtime = Runtime.open(settings, in_memory=True, embedder=embedder)
+    with TestClient(create_app(settings, runtime=runtime, watch=True)) as http:
+        deadline = time.monotonic() + 60
+        while http.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        before = http.get("/v1/search", params={"q": "vectors"}).json()["index_version"]
+        time.sleep(0.5)  # let the watcher start
+        write(content, "beta", first="Embeddings map text to vectors.")
+        deadline = time.monotonic() + 60
+        while True:
+            body = http.get("/v1/search", params={"q": "vectors embeddings"}).json()
+            if body["index_version"] != before:
+                break
+            assert time.monotonic() < deadline, "the watcher never reindexed"
+            time.sleep(0.1)
+        assert body["hits"][0]["article"] == "beta"

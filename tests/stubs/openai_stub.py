@@ -63,6 +63,24 @@ def _answer(model: str, prompt: str) -> str:
 def build_stub(log: StubLog) -> FastAPI:
     app = FastAPI()
 
+    @app.post("/v1/embeddings")
+    async def embeddings(request: Request) -> Any:
+        """Deterministic 8-dimensional vectors from letter counts (similar texts are close)."""
+        body = await request.json()
+        log.requests.append(body)
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        data = []
+        for i, text in enumerate(inputs):
+            lower = str(text).lower()
+            vector = [float(lower.count(c)) + 0.1 for c in "etaoinsr"]
+            data.append({"object": "embedding", "index": i, "embedding": vector})
+        return {
+            "object": "list",
+            "data": data,
+            "model": body.get("model", "stub"),
+            "usage": {"prompt_tokens": 1, "total_tokens": 1},
+        }
+
     @app.post("/v1/chat/completions")
     async def completions(request: Request) -> Any:
         body = await request.json()
