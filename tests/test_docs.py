@@ -36,5 +36,8 @@ def test_every_route_is_in_the_api_section() -> None:
 
 def test_quick_start_test_command_is_what_ci_runs() -> None:
     ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
-    command = 'python3 -m venv .venv && .venv/bin/pip install -q -e ".[test]" && .venv/bin/python -m pytest'
+    command = (
+        'python3 -m venv .venv && .venv/bin/pip install -q -e ".[test]" '
+        "&& .venv/bin/python -m pytest"
+    )
     assert command in README and command in ci
