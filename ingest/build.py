@@ -15,6 +15,7 @@ import logging
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -272,25 +273,35 @@ class Indexer:
         done = 0
         if progress:
             progress(0, len(todo))
-        for block in _batches(todo, EMBED_BLOCK):
-            dense = self.embedder.embed_documents([c.embed_text for c in block])
-            points = [
-                qm.PointStruct(
-                    id=chunk.id,
-                    vector={
-                        DENSE_VECTOR: _as_list(dense[i]),
-                        SPARSE_VECTOR: _sparse(encoder, chunk.embed_text),
-                    },
-                    payload=chunk.payload.model_dump(),
-                )
-                for i, chunk in enumerate(block)
-            ]
-            for batch in _batches(points, UPSERT_BATCH):
-                self.client.upsert(collection, points=batch, wait=True)
-            done += len(block)
-            if progress:
-                progress(done, len(todo))
+        # Writing one block overlaps embedding the next: onnxruntime releases the GIL.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="upsert") as writer:
+            pending: list[Future[None]] = []
+            for block in _batches(todo, EMBED_BLOCK):
+                dense = self.embedder.embed_documents([c.embed_text for c in block])
+                points = [
+                    qm.PointStruct(
+                        id=chunk.id,
+                        vector={
+                            DENSE_VECTOR: _as_list(dense[i]),
+                            SPARSE_VECTOR: _sparse(encoder, chunk.embed_text),
+                        },
+                        payload=chunk.payload.model_dump(),
+                    )
+                    for i, chunk in enumerate(block)
+                ]
+                while len(pending) >= 2:  # bound the memory held by queued blocks
+                    pending.pop(0).result()
+                pending.append(writer.submit(self._upsert, collection, points))
+                done += len(block)
+                if progress:
+                    progress(done, len(todo))
+            for future in pending:
+                future.result()
         return done
+
+    def _upsert(self, collection: str, points: list[qm.PointStruct]) -> None:
+        for batch in _batches(points, UPSERT_BATCH):
+            self.client.upsert(collection, points=list(batch), wait=True)
 
     def _validate(
         self, collection: str, chunks: list[PreparedChunk], articles: list[Article]

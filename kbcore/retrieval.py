@@ -165,22 +165,6 @@ class Retriever:
             hits=_collapse(ranked, dense_scores, sparse_scores)[:k], index_version=version
         )
 
-    def section_chunks(self, collection: str, article: str, anchor: str) -> list[ChunkPayload]:
-        """All text chunks of one section, in order (to quote beyond the matching chunk)."""
-        points, _ = self.client.scroll(
-            collection,
-            scroll_filter=qm.Filter(
-                must=[
-                    qm.FieldCondition(key="article", match=qm.MatchValue(value=article)),
-                    qm.FieldCondition(key="anchor", match=qm.MatchValue(value=anchor)),
-                ]
-            ),
-            limit=256,
-            with_payload=True,
-        )
-        chunks = [ChunkPayload.model_validate(p.payload) for p in points if p.payload]
-        return sorted((c for c in chunks if c.kind != "question"), key=lambda c: c.chunk_index)
-
 
 def _collapse(
     points: Sequence[qm.ScoredPoint],

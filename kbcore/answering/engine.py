@@ -112,7 +112,10 @@ class ChatEngine:
         result = self.retriever.search(
             rewrite.query, k=self.sources, tags=tags, collection=collection, query_vector=vector
         )
-        sources = [self._source(i + 1, hit, collection) for i, hit in enumerate(result.hits)]
+        sources = [
+            Source(number=i + 1, hit=hit, chunks=text_chunks(hit))
+            for i, hit in enumerate(result.hits)
+        ]
         vocabulary = self.vocabulary(collection)
         support = assess(rewrite.query, sources, self.min_dense)
         return Prepared(
@@ -126,32 +129,6 @@ class ChatEngine:
             vocabulary=vocabulary,
             support=support,
         )
-
-    def _source(self, number: int, hit: SectionHit, collection: str) -> Source:
-        chunks = text_chunks(hit)
-        if not chunks:  # matched only through a front-matter question: quote the overview
-            chunks = self.retriever.section_chunks(collection, hit.article, hit.anchor)
-        return Source(number=number, hit=hit, chunks=chunks)
-
-    def answer(
-        self,
-        message: str,
-        history: Sequence[Turn] = (),
-        tags: Sequence[str] | None = None,
-    ) -> Answer:
-        """The extractive answer (or a refusal) to ``message``."""
-        prepared = self.prepare(message, history, tags)
-        if not prepared.support.grounded:
-            return self.refusal(prepared)
-        assert self.extractive is not None
-        draft = self.extractive.draft(
-            message,
-            self.focus_vector(prepared),
-            prepared.sources,
-            prepared.vocabulary,
-            context=prepared.rewrite.context,
-        )
-        return self.finish(prepared, draft)
 
     def focus_vector(self, prepared: Prepared) -> Vectors:
         """What sentences are compared with: for a follow-up, mostly the visitor's own
