@@ -47,12 +47,36 @@ _YES_NO_QUESTION = re.compile(
     re.IGNORECASE,
 )
 _YES_NO_ANSWER = re.compile(r"^(yes|no|not necessarily|usually not|probably not)\b", re.IGNORECASE)
+# "What is X?", "what's X", "define X": sentences that say what X is answer it.
+_DEFINITION_QUESTION = re.compile(
+    r"^\W*(?:what(?:'s|s| is| are| does)|define|meaning of|explain)\s+(?:an?\s+|the\s+)?"
+    r"(?P<term>[^?]{2,60}?)(?:\s+(?:mean|stand for))?\s*\??\s*$",
+    re.IGNORECASE,
+)
 # Sentences that point elsewhere instead of saying something ("See ...", "This article ...").
 _SIGNPOST = re.compile(
     r"^(see|read|this (article|guide|page|section)|the (next|following|rest of this) "
     r"(section|article)|for (the basics|more|details)\b)",
     re.IGNORECASE,
 )
+
+
+def _defined_term(question: str) -> str:
+    """The X of "What is X?" (lower case), or ""."""
+    match = _DEFINITION_QUESTION.match(question.strip())
+    return match.group("term").strip().lower() if match else ""
+
+
+def _defines(sentence: str, term: str) -> bool:
+    """Whether a sentence opens by saying what ``term`` is ("LoRA (Low-Rank ...) freezes",
+    "RAG stands for", "Prompt injection is an attack")."""
+    lower = sentence.lower()
+    if not lower.startswith(term):
+        return False
+    rest = lower[len(term) :].lstrip()
+    return rest.startswith(("(", "is ", "are ", "means ", "stands for ", "refers to ")) or (
+        bool(rest) and rest.split(" ", 1)[0].endswith("s")
+    )
 
 
 def _without_yes_no(text: str) -> str:
@@ -75,6 +99,7 @@ class Weights:
     rank_penalty: float = 0.1
     signpost_penalty: float = 0.3
     yes_no_penalty: float = 0.15
+    definition: float = 0.3
     dense_candidates: int = 10
 
 
@@ -137,6 +162,7 @@ class SentenceScorer:
         w = self.weights
         term_weights = self.query_weights(query, vocabulary, context)
         wants_number = bool(_QUANTITY.search(query))
+        defined = _defined_term(query)
         yes_no = bool(_YES_NO_QUESTION.match(query))
         heading_similarity = self.similarity(query_vector, [s.hit.heading for s in sources])
         rough: list[tuple[float, float, Source, Sentence, str]] = []
@@ -161,6 +187,7 @@ class SentenceScorer:
                     + (w.lead if sentence.index == 0 else 0.0)
                     + (w.number if wants_number and _DIGIT.search(sentence.text) else 0.0)
                     - (w.signpost_penalty if _SIGNPOST.match(sentence.text) else 0.0)
+                    + (w.definition if defined and _defines(sentence.text, defined) else 0.0)
                     - (
                         w.yes_no_penalty
                         if not yes_no_fits and _YES_NO_ANSWER.match(sentence.text)

@@ -1,7 +1,66 @@
-"""Placeholder: filled in by the widget work (issue 6)."""
+"""The demo "Learn" site: `/` embeds the widget like a customer page and lists the
+articles; `/learn/{slug}` renders an article with the heading anchors citations link to."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+
+from service.deps import StateDep
+from service.problems import Problem
+from service.site.content import SiteContent
+from service.site.pages import article_html, content_security_policy, home_html, related_pages
+
+router = APIRouter(include_in_schema=False)
+
+
+def get_content(request: Request, state: StateDep) -> SiteContent:
+    """The app's cached view of the content folder."""
+    folder = state.settings.content_dir
+    content: SiteContent | None = getattr(request.app.state, "site_content", None)
+    if content is None or content.content_dir != folder:
+        content = SiteContent(folder)
+        request.app.state.site_content = content
+    return content
+
+
+ContentDep = Annotated[SiteContent, Depends(get_content)]
+
+
+def kb_url(request: Request, state: StateDep) -> str:
+    """Where the widget and API live: the configured public URL, else this server."""
+    configured = state.settings.public_base_url
+    return (configured or str(request.base_url)).rstrip("/")
+
+
+KbUrlDep = Annotated[str, Depends(kb_url)]
+
+
+def _html(body: str, base: str) -> HTMLResponse:
+    return HTMLResponse(
+        body,
+        headers={
+            "Content-Security-Policy": content_security_policy(base),
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "strict-origin-when-cross-origin",
+            "Cache-Control": "no-cache",
+        },
+    )
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(content: ContentDep, base: KbUrlDep) -> HTMLResponse:
+    pages = await run_in_threadpool(content.pages)
+    return _html(home_html(pages, base), base)
+
+
+@router.get("/learn/{slug}", response_class=HTMLResponse)
+async def article(slug: str, content: ContentDep, base: KbUrlDep) -> HTMLResponse:
+    pages = await run_in_threadpool(content.pages)
+    page = next((p for p in pages if p.article.slug == slug), None)
+    if page is None:
+        raise Problem(404, f"no article with slug '{slug}'", slug="article-not-found")
+    return _html(article_html(page, related_pages(page, pages), base), base)

@@ -1,0 +1,164 @@
+"""CORS (only the sites in KB_ALLOWED_ORIGINS, no wildcard, preflight handled) and per-IP
+rate limiting of the public API (429 problem+json with Retry-After)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from kbcore.runtime import Runtime
+from service.app import create_app
+from tests.conftest import make_settings
+
+SITE = "https://docs.customer.example"
+OTHER = "https://evil.example"
+
+
+def client_for(tmp: Path, runtime: Runtime, **overrides: Any) -> TestClient:
+    settings = make_settings(tmp, allowed_origins=[SITE], **overrides)
+    return TestClient(create_app(settings, runtime=runtime, sync_on_start=False))
+
+
+@pytest.fixture()
+def cors(tmp_path: Path, content_runtime: Runtime) -> Iterator[TestClient]:
+    with client_for(tmp_path, content_runtime) as http:
+        yield http
+
+
+def test_allowed_origin_gets_cors_headers_without_credentials(cors: TestClient) -> None:
+    for response in (
+        cors.get("/v1/articles", headers={"Origin": SITE}),
+        cors.post("/v1/chat", json={"message": "what is rag"}, headers={"Origin": SITE}),
+        cors.post(
+            "/v1/feedback",
+            json={"conversation_id": "c-1", "rating": "up"},
+            headers={"Origin": SITE},
+        ),
+    ):
+        assert response.status_code in (200, 201)
+        assert response.headers["access-control-allow-origin"] == SITE
+        assert "access-control-allow-credentials" not in response.headers
+        exposed = response.headers["access-control-expose-headers"].lower()
+        assert "retry-after" in exposed
+
+
+@pytest.mark.parametrize("origin", [OTHER, SITE + ":8443", "http://docs.customer.example", "null"])
+def test_other_origins_get_no_cors_headers(cors: TestClient, origin: str) -> None:
+    response = cors.post("/v1/chat", json={"message": "what is rag"}, headers={"Origin": origin})
+    assert "access-control-allow-origin" not in response.headers
+    preflight = cors.options(
+        "/v1/chat",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    assert preflight.status_code == 400
+    assert "access-control-allow-origin" not in preflight.headers
+
+
+def test_preflight_from_an_allowed_origin(cors: TestClient) -> None:
+    for path in ("/v1/chat", "/v1/feedback"):
+        response = cors.options(
+            path,
+            headers={
+                "Origin": SITE,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
+        assert response.status_code == 200
+        assert response.headers["access-control-allow-origin"] == SITE
+        assert "POST" in response.headers["access-control-allow-methods"]
+        assert "content-type" in response.headers["access-control-allow-headers"].lower()
+        assert int(response.headers["access-control-max-age"]) > 0
+        assert "access-control-allow-credentials" not in response.headers
+
+
+def test_no_origins_configured_means_no_browser_access(
+    tmp_path: Path, content_runtime: Runtime
+) -> None:
+    settings = make_settings(tmp_path)
+    with TestClient(create_app(settings, runtime=content_runtime, sync_on_start=False)) as http:
+        response = http.get("/v1/articles", headers={"Origin": SITE})
+    assert response.status_code == 200
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_allowed_origins_parse_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KB_ALLOWED_ORIGINS", f"{SITE}/, http://localhost:3000")
+    assert make_settings(tmp_path).allowed_origins == [SITE, "http://localhost:3000"]
+    monkeypatch.setenv("KB_ALLOWED_ORIGINS", f'["{SITE}"]')
+    assert make_settings(tmp_path).allowed_origins == [SITE]
+
+
+def test_rate_limit_answers_429_problem_with_retry_after(
+    tmp_path: Path, content_runtime: Runtime
+) -> None:
+    with client_for(tmp_path, content_runtime, rate_limit_per_minute=6, rate_limit_burst=3) as http:
+        statuses = [
+            http.get("/v1/search", params={"q": "rag"}, headers={"Origin": SITE}).status_code
+            for _ in range(3)
+        ]
+        assert statuses == [200, 200, 200]
+        limited = http.get("/v1/search", params={"q": "rag"}, headers={"Origin": SITE})
+        assert limited.status_code == 429
+        assert limited.headers["content-type"] == "application/problem+json"
+        retry_after = int(limited.headers["retry-after"])
+        assert 1 <= retry_after <= 10
+        problem = limited.json()
+        assert problem["status"] == 429 and problem["title"] == "Too Many Requests"
+        assert problem["type"].endswith("/rate-limited") and problem["instance"] == "/v1/search"
+        # The widget can read the status and Retry-After across origins.
+        assert limited.headers["access-control-allow-origin"] == SITE
+        # Every public API route shares the client's bucket...
+        assert http.post("/v1/chat", json={"message": "hi"}).status_code == 429
+        assert (
+            http.post("/v1/feedback", json={"conversation_id": "c", "rating": "up"}).status_code
+            == 429
+        )
+        # ...while probes, the widget script, the demo site and preflights are never limited.
+        for path in ("/healthz", "/widget.js", "/", "/learn/fine-tuning-cost"):
+            assert http.get(path).status_code == 200, path
+        preflight = http.options(
+            "/v1/chat",
+            headers={"Origin": SITE, "Access-Control-Request-Method": "POST"},
+        )
+        assert preflight.status_code == 200
+
+
+def test_rate_limit_is_per_client_ip(tmp_path: Path, content_runtime: Runtime) -> None:
+    with client_for(
+        tmp_path,
+        content_runtime,
+        rate_limit_per_minute=1,
+        rate_limit_burst=1,
+        trusted_proxies=["testclient"],
+    ) as http:
+
+        def search(ip: str) -> int:
+            return http.get(
+                "/v1/search", params={"q": "rag"}, headers={"X-Forwarded-For": ip}
+            ).status_code
+
+        assert search("203.0.113.1") == 200
+        assert search("203.0.113.1") == 429
+        assert search("203.0.113.2") == 200  # another visitor behind the same proxy
+
+
+def test_forwarded_for_is_ignored_from_untrusted_peers(
+    tmp_path: Path, content_runtime: Runtime
+) -> None:
+    with client_for(tmp_path, content_runtime, rate_limit_per_minute=1, rate_limit_burst=1) as http:
+        first = http.get("/v1/search", params={"q": "rag"}, headers={"X-Forwarded-For": "1.1.1.1"})
+        spoofed = http.get(
+            "/v1/search", params={"q": "rag"}, headers={"X-Forwarded-For": "2.2.2.2"}
+        )
+    assert first.status_code == 200 and spoofed.status_code == 429

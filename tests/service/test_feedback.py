@@ -1,0 +1,184 @@
+"""`POST /v1/feedback` and `GET /v1/admin/feedback`: validation, durable SQLite storage,
+newest-first listing and the admin token guard."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from kbcore.runtime import Runtime
+from service.app import create_app
+from service.feedback.store import FeedbackStore, NewFeedback
+from tests.conftest import make_settings
+
+TOKEN = "feedback-admin-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+VALID: dict[str, Any] = {
+    "conversation_id": "w-0f3a",
+    "message_id": "m-1",
+    "rating": "down",
+    "comment": "It missed the retraining cost.",
+    "question": "How much does fine-tuning cost?",
+    "answer": "A run costs $50-500 [1].",
+    "citations": [
+        "/learn/fine-tuning-cost#how-much-does-a-single-fine-tuning-run-cost",
+        "https://docs.example.com/learn/fine-tuning-cost",
+    ],
+}
+
+
+def app_client(tmp: Path, runtime: Runtime, **overrides: Any) -> TestClient:
+    settings = make_settings(tmp, **overrides)
+    return TestClient(create_app(settings, runtime=runtime, sync_on_start=False))
+
+
+@pytest.fixture()
+def http(tmp_path: Path, content_runtime: Runtime) -> Iterator[TestClient]:
+    with app_client(tmp_path, content_runtime, admin_token=TOKEN) as client:
+        yield client
+
+
+def test_feedback_is_stored_durably_and_listed_newest_first(
+    tmp_path: Path, http: TestClient, content_runtime: Runtime
+) -> None:
+    first = http.post("/v1/feedback", json=VALID)
+    assert first.status_code == 201, first.text
+    assert set(first.json()) == {"id", "created_at"}
+    second = http.post(
+        "/v1/feedback",
+        json={"conversation_id": "w-0f3a", "rating": "up"},
+        headers={"Origin": "https://docs.example.com"},
+    )
+    assert second.status_code == 201
+
+    database = tmp_path / "data" / "feedback.sqlite3"
+    assert database.is_file()
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert connection.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == 2
+
+    listed = http.get("/v1/admin/feedback", headers=AUTH).json()
+    assert listed["total"] == 2 and listed["limit"] == 50 and listed["offset"] == 0
+    newest, oldest = listed["items"]
+    assert newest["id"] == second.json()["id"] and newest["rating"] == "up"
+    assert newest["origin"] == "https://docs.example.com"
+    assert newest["comment"] is None and newest["citations"] == []
+    assert oldest["id"] == first.json()["id"]
+    for key in ("conversation_id", "message_id", "rating", "comment", "question", "answer"):
+        assert oldest[key] == VALID[key]
+    assert oldest["citations"] == VALID["citations"]
+
+    # A fresh app over the same data folder still has every record.
+    with app_client(tmp_path, content_runtime, admin_token=TOKEN) as again:
+        assert again.get("/v1/admin/feedback", headers=AUTH).json()["total"] == 2
+
+
+def test_listing_pages_with_limit_and_offset(http: TestClient) -> None:
+    ids = [
+        http.post("/v1/feedback", json={"conversation_id": f"c-{n}", "rating": "up"}).json()["id"]
+        for n in range(5)
+    ]
+    page = http.get("/v1/admin/feedback", params={"limit": 2, "offset": 1}, headers=AUTH).json()
+    assert page["total"] == 5 and page["limit"] == 2 and page["offset"] == 1
+    assert [item["id"] for item in page["items"]] == ids[::-1][1:3]
+    for params in ({"limit": 0}, {"limit": 201}, {"offset": -1}, {"limit": "x"}):
+        response = http.get("/v1/admin/feedback", params=params, headers=AUTH)
+        assert response.status_code == 422
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"conversation_id": None}, "conversation_id"),
+        ({"conversation_id": "has spaces"}, "conversation_id"),
+        ({"conversation_id": "x" * 65}, "conversation_id"),
+        ({"message_id": "<script>"}, "message_id"),
+        ({"rating": "meh"}, "rating"),
+        ({"rating": None}, "rating"),
+        ({"comment": "x" * 2001}, "comment"),
+        ({"question": "x" * 2001}, "question"),
+        ({"answer": "x" * 8001}, "answer"),
+        ({"citations": "/learn/a"}, "citations"),
+        ({"citations": ["javascript:alert(1)"]}, "citations"),
+        ({"citations": ["data:text/html,hi"]}, "citations"),
+        ({"citations": ["//evil.example/x"]}, "citations"),
+        ({"citations": ["/learn/a b"]}, "citations"),
+        ({"citations": ["/learn/a"] * 51}, "citations"),
+        ({"surprise": 1}, "surprise"),
+    ],
+)
+def test_invalid_feedback_is_a_422_problem(
+    http: TestClient, change: dict[str, Any], field: str
+) -> None:
+    body = {**VALID, **change}
+    body = {key: value for key, value in body.items() if value is not None}
+    response = http.post("/v1/feedback", json=body)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert any(e["field"].startswith(field) for e in response.json()["errors"])
+    listed = http.get("/v1/admin/feedback", headers=AUTH).json()
+    assert listed["total"] == 0
+
+
+def test_malformed_json_and_oversized_bodies_are_problems(http: TestClient) -> None:
+    bad = http.post("/v1/feedback", content=b"{nope", headers={"Content-Type": "application/json"})
+    assert bad.status_code == 422 and bad.json()["detail"] == "the request body is not valid JSON"
+    huge = http.post("/v1/feedback", content=json.dumps({**VALID, "answer": "x" * 70_000}))
+    assert huge.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("token", "headers", "status"),
+    [
+        (None, AUTH, 404),
+        (TOKEN, {}, 401),
+        (TOKEN, {"Authorization": "Basic abc"}, 401),
+        (TOKEN, {"Authorization": "Bearer "}, 401),
+        (TOKEN, {"Authorization": "Bearer wrong-token"}, 403),
+        (TOKEN, AUTH, 200),
+    ],
+)
+def test_admin_listing_requires_the_token(
+    tmp_path: Path,
+    content_runtime: Runtime,
+    token: str | None,
+    headers: dict[str, str],
+    status: int,
+) -> None:
+    with app_client(tmp_path, content_runtime, admin_token=token) as client:
+        response = client.get("/v1/admin/feedback", headers=headers)
+    assert response.status_code == status
+    if status != 200:
+        assert response.headers["content-type"] == "application/problem+json"
+        assert TOKEN not in response.text
+    if status == 401:
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_store_is_safe_under_concurrent_writers(tmp_path: Path) -> None:
+    store = FeedbackStore(tmp_path / "nested" / "feedback.sqlite3")
+    errors: list[BaseException] = []
+
+    def write(worker: int) -> None:
+        try:
+            for n in range(15):
+                store.add(NewFeedback(conversation_id=f"c-{worker}-{n}", rating="up"))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    items, total = store.list(limit=200)
+    assert total == 120 and len({item["id"] for item in items}) == 120
