@@ -16,6 +16,7 @@ import shutil
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])
@@ -30,16 +31,16 @@ REFERENCE = {"sparse": (0.381, 0.495), "dense": (0.435, 0.609), "hybrid": (0.469
 LABEL = {"sparse": "BM25 (sparse)", "dense": "MiniLM dense", "hybrid": "hybrid RRF"}
 
 
-def evaluate(runtime: Runtime, corpus: vaswani_corpus.Vaswani, mode: str) -> dict[str, float]:
+def score(corpus: vaswani_corpus.Vaswani, rank: Callable[[str], list[str]]) -> dict[str, float]:
+    """nDCG@10, R@100 and p50 latency of a ranking function (query -> doc numbers)."""
     ndcgs, recalls, latencies = [], [], []
     for qid, query in corpus.queries.items():
         relevant = corpus.qrels.get(qid, set())
         if not relevant:
             continue
         started = time.perf_counter()
-        hits = runtime.retriever.search(query, k=100, mode=mode).hits  # type: ignore[arg-type]
+        ranked = rank(query)
         latencies.append((time.perf_counter() - started) * 1000)
-        ranked = [hit.article.removeprefix("npl-") for hit in hits]
         ndcgs.append(ndcg_at(ranked, relevant, 10))
         recalls.append(recall_at(ranked, relevant, 100))
     return {
@@ -48,6 +49,14 @@ def evaluate(runtime: Runtime, corpus: vaswani_corpus.Vaswani, mode: str) -> dic
         "queries": float(len(ndcgs)),
         "latency_p50_ms": statistics.median(latencies),
     }
+
+
+def evaluate(runtime: Runtime, corpus: vaswani_corpus.Vaswani, mode: str) -> dict[str, float]:
+    def rank(query: str) -> list[str]:
+        hits = runtime.retriever.search(query, k=100, mode=mode).hits  # type: ignore[arg-type]
+        return [hit.article.removeprefix("npl-") for hit in hits]
+
+    return score(corpus, rank)
 
 
 def evaluate_llama_index(corpus: vaswani_corpus.Vaswani) -> dict[str, float]:
@@ -71,27 +80,16 @@ def evaluate_llama_index(corpus: vaswani_corpus.Vaswani) -> dict[str, float]:
     )
     print(f"llama-index baseline indexed in {time.perf_counter() - started:.1f}s")
     retriever = index.as_retriever(similarity_top_k=100)
-    ndcgs, recalls, latencies = [], [], []
-    for qid, query in corpus.queries.items():
-        relevant = corpus.qrels.get(qid, set())
-        if not relevant:
-            continue
-        started = time.perf_counter()
-        nodes = retriever.retrieve(query)
-        latencies.append((time.perf_counter() - started) * 1000)
+
+    def rank(query: str) -> list[str]:
         ranked: list[str] = []
-        for node in nodes:
+        for node in retriever.retrieve(query):
             docno = str(node.node.ref_doc_id)
             if docno not in ranked:
                 ranked.append(docno)
-        ndcgs.append(ndcg_at(ranked, relevant, 10))
-        recalls.append(recall_at(ranked, relevant, 100))
-    return {
-        "ndcg_at_10": statistics.fmean(ndcgs),
-        "recall_at_100": statistics.fmean(recalls),
-        "queries": float(len(ndcgs)),
-        "latency_p50_ms": statistics.median(latencies),
-    }
+        return ranked
+
+    return score(corpus, rank)
 
 
 def open_index(fresh: bool) -> tuple[Runtime, vaswani_corpus.Vaswani]:
