@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
+import tempfile
 import time
 import tomllib
 from dataclasses import asdict, dataclass, field
@@ -182,12 +183,16 @@ def score(golden: list[dict[str, Any]], results: list[QuestionResult]) -> EvalRe
 
 
 def evaluate(settings: Settings, golden_path: Path, data_dir: Path | None = None) -> EvalReport:
-    """Index ``settings.content_dir`` (in memory unless ``data_dir``) and score it."""
+    """Index ``settings.content_dir`` into ``data_dir`` (a temporary folder unless given)
+    with embedded Qdrant, and score it."""
     golden = load_golden(golden_path)
-    if data_dir is not None:
-        runtime = Runtime.open(settings.model_copy(update={"data_dir": data_dir}))
-    else:
-        runtime = Runtime.open(settings, in_memory=True)
+    with tempfile.TemporaryDirectory(prefix="kb-eval-") as scratch:
+        folder = data_dir if data_dir is not None else Path(scratch)
+        runtime = Runtime.open(settings.model_copy(update={"data_dir": folder}))
+        return _evaluate(runtime, settings, golden)
+
+
+def _evaluate(runtime: Runtime, settings: Settings, golden: list[dict[str, Any]]) -> EvalReport:
     try:
         ingest(runtime, validators=())
         engine = build_chat_engine(runtime.retriever, settings)
