@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from qdrant_client import QdrantClient
 
 from ingest.chunking import PreparedChunk
+from kbcore.store import iter_payloads
 
 SectionKey = tuple[str, str]  # (article slug, anchor)
 
@@ -54,29 +55,18 @@ class ContentDiff:
 
 def scroll_indexed(client: QdrantClient, collection: str) -> list[IndexedPoint]:
     """Every point of a collection with the fields the diff compares."""
-    out: list[IndexedPoint] = []
-    offset = None
-    while True:
-        points, offset = client.scroll(
-            collection,
-            limit=1024,
-            offset=offset,
-            with_payload=["article", "anchor", "heading", "section_hash"],
-            with_vectors=False,
+    return [
+        IndexedPoint(
+            id=point_id,
+            article=str(payload.get("article", "")),
+            anchor=str(payload.get("anchor", "")),
+            heading=str(payload.get("heading", "")),
+            section_hash=str(payload.get("section_hash", "")),
         )
-        for point in points:
-            payload = point.payload or {}
-            out.append(
-                IndexedPoint(
-                    id=str(point.id),
-                    article=str(payload.get("article", "")),
-                    anchor=str(payload.get("anchor", "")),
-                    heading=str(payload.get("heading", "")),
-                    section_hash=str(payload.get("section_hash", "")),
-                )
-            )
-        if offset is None:
-            return out
+        for point_id, payload in iter_payloads(
+            client, collection, ["article", "anchor", "heading", "section_hash"]
+        )
+    ]
 
 
 def _sections(

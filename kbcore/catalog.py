@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from qdrant_client import QdrantClient
 
 from kbcore.schema import OutlineEntry, article_url
+from kbcore.store import iter_payloads
 
 _FIELDS = ["article", "title", "summary", "tags", "updated", "outline", "questions", "kind"]
 
@@ -48,26 +49,18 @@ class ArticleInfo:
 def load_catalog(client: QdrantClient, collection: str) -> dict[str, ArticleInfo]:
     """Every article of a version, by slug, in title order."""
     found: dict[str, ArticleInfo] = {}
-    offset = None
-    while True:
-        points, offset = client.scroll(
-            collection, limit=2048, offset=offset, with_payload=_FIELDS, with_vectors=False
+    for _, payload in iter_payloads(client, collection, _FIELDS, batch=2048):
+        slug = str(payload.get("article", ""))
+        outline = payload.get("outline")
+        if slug in found and outline is None:
+            continue
+        found[slug] = ArticleInfo(
+            slug=slug,
+            title=str(payload.get("title", slug)),
+            summary=str(payload.get("summary", "")),
+            tags=list(payload.get("tags") or []),
+            updated=str(payload.get("updated", "")),
+            outline=[OutlineEntry.model_validate(o) for o in outline or []],
+            questions=list(payload.get("questions") or []),
         )
-        for point in points:
-            payload = point.payload or {}
-            slug = str(payload.get("article", ""))
-            outline = payload.get("outline")
-            if slug in found and outline is None:
-                continue
-            found[slug] = ArticleInfo(
-                slug=slug,
-                title=str(payload.get("title", slug)),
-                summary=str(payload.get("summary", "")),
-                tags=list(payload.get("tags") or []),
-                updated=str(payload.get("updated", "")),
-                outline=[OutlineEntry.model_validate(o) for o in outline or []],
-                questions=list(payload.get("questions") or []),
-            )
-        if offset is None:
-            break
     return dict(sorted(found.items(), key=lambda item: item[1].title.lower()))

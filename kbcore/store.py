@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any, cast
 
 import httpx
@@ -93,3 +94,18 @@ class _SerializedClient:
 def serialized(client: QdrantClient) -> QdrantClient:
     """Wrap an embedded client so concurrent threads take turns."""
     return cast(QdrantClient, _SerializedClient(client))
+
+
+def iter_payloads(
+    client: QdrantClient, collection: str, fields: list[str], batch: int = 1024
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every point's id and the selected payload fields, scrolling in batches."""
+    offset = None
+    while True:
+        points, offset = client.scroll(
+            collection, limit=batch, offset=offset, with_payload=fields, with_vectors=False
+        )
+        for point in points:
+            yield str(point.id), dict(point.payload or {})
+        if offset is None:
+            return

@@ -32,6 +32,7 @@ from kbcore.embedding.base import Vectors
 from kbcore.retrieval import Retriever, SectionHit
 from kbcore.schema import article_url
 from kbcore.settings import Settings
+from kbcore.store import iter_payloads
 
 SOURCES = 5
 FOCUS_SHARE = 0.7
@@ -164,27 +165,16 @@ class ChatEngine:
         collection = self.retriever.resolve()
         self.vocabulary(collection)
         texts: dict[str, None] = {}
-        offset = None
-        while True:
-            points, offset = self.retriever.client.scroll(
-                collection,
-                limit=1024,
-                offset=offset,
-                with_payload=["text", "sentences", "heading", "kind"],
-                with_vectors=False,
-            )
-            for point in points:
-                payload = point.payload or {}
-                if payload.get("kind") == "question":
-                    continue
-                texts[str(payload.get("heading", ""))] = None
-                text = str(payload.get("text", ""))
-                for start, end in payload.get("sentences") or []:
-                    texts[text[start:end]] = None
-                if len(texts) > limit:
-                    return 0
-            if offset is None:
-                break
+        fields = ["text", "sentences", "heading", "kind"]
+        for _, payload in iter_payloads(self.retriever.client, collection, fields):
+            if payload.get("kind") == "question":
+                continue
+            texts[str(payload.get("heading", ""))] = None
+            text = str(payload.get("text", ""))
+            for start, end in payload.get("sentences") or []:
+                texts[text[start:end]] = None
+            if len(texts) > limit:
+                return 0
         items = list(texts)
         for start in range(0, len(items), 64):
             if stop is not None and stop.is_set():

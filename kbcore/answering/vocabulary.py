@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from qdrant_client import QdrantClient
 
 from kbcore.sparse import BM25Encoder
+from kbcore.store import iter_payloads
 
 _WORD = re.compile(r"[^\W_]+(?:[-'.][^\W_]+)*", re.UNICODE)
 
@@ -43,21 +44,9 @@ def build_vocabulary(client: QdrantClient, collection: str, encoder: BM25Encoder
     """Scan a version's stored texts once (versions never change, so cache the result)."""
     frequencies: Counter[str] = Counter()
     documents = 0
-    offset = None
-    while True:
-        points, offset = client.scroll(
-            collection,
-            limit=2048,
-            offset=offset,
-            with_payload=["text", "heading_path", "kind"],
-            with_vectors=False,
-        )
-        for point in points:
-            payload = point.payload or {}
+    for _, payload in iter_payloads(client, collection, ["text", "heading_path", "kind"]):
+        if payload.get("kind") != "question":
+            documents += 1
             text = f"{payload.get('heading_path', '')}\n{payload.get('text', '')}"
-            if payload.get("kind") != "question":
-                documents += 1
-                frequencies.update(set(encoder.terms(text)))
-        if offset is None:
-            break
+            frequencies.update(set(encoder.terms(text)))
     return Vocabulary(documents=max(documents, 1), frequencies=frequencies)
