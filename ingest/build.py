@@ -68,7 +68,6 @@ class IngestReport:
     errors: list[str] = field(default_factory=list)
     diff: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     seconds: float = 0.0
-    embed_seconds: float = 0.0
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -77,6 +76,7 @@ class IngestReport:
             "chunks": self.chunks,
             "embedded": self.embedded,
             "deleted": self.deleted,
+            "copied": self.copied,
             "index_version": self.index_version,
             "previous_version": self.previous_version,
             "switched": self.switched,
@@ -208,9 +208,7 @@ class Indexer:
         try:
             if base:
                 report.copied = self._copy(base, collection, diff)
-            embed_started = time.perf_counter()
             report.embedded = self._embed_and_upsert(collection, diff, encoder, progress)
-            report.embed_seconds = time.perf_counter() - embed_started
             self._validate(collection, chunks, loaded.articles)
             self.client.update_collection(
                 collection,

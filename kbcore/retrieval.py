@@ -39,7 +39,6 @@ class SectionHit:
     dense_score: float | None
     sparse_score: float | None
     chunks: list[ChunkPayload] = field(default_factory=list)
-    matched_questions: list[str] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -205,9 +204,8 @@ def _collapse(
         hit.chunks.append(chunk)
     for hit in sections.values():
         if hit.article in questions:
-            score, text = questions[hit.article]
+            score, _ = questions[hit.article]
             hit.score += QUESTION_BOOST * score
-            hit.matched_questions.append(text)
     return sorted(sections.values(), key=lambda h: -h.score)
 
 

@@ -117,7 +117,6 @@ def create_app(
 async def _initial_sync(state: ServiceState) -> None:
     """Bring the index up to date with the content folder, then report ready."""
     job = await asyncio.to_thread(state.jobs().start, "startup", wait=True)
-    state.sync_report = job.report
     if job.status != "succeeded":
         state.startup_error = job.error
         log.error("could not bring the index up to date: %s", job.error)

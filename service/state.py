@@ -12,7 +12,7 @@ from kbcore.catalog import ArticleInfo, load_catalog
 from kbcore.runtime import Runtime
 from kbcore.settings import Settings
 from service.admin.jobs import ReindexManager
-from service.problems import Problem, unavailable
+from service.problems import unavailable
 
 CATALOG_CACHE = 4
 log = logging.getLogger(__name__)
@@ -26,7 +26,6 @@ class ServiceState:
     runtime: Runtime | None = None
     ready: bool = False
     startup_error: str | None = None
-    sync_report: dict[str, object] | None = None
     engine: ChatEngine | None = None
     warmed_version: str | None = None
     _warm_stop: threading.Event = field(default_factory=threading.Event)
@@ -96,8 +95,3 @@ class ServiceState:
             while len(self._catalogs) > CATALOG_CACHE:
                 self._catalogs.popitem(last=False)
         return catalog
-
-
-def not_found(detail: str) -> Problem:
-    """404 problem."""
-    return Problem(404, detail)

@@ -154,7 +154,6 @@ class ChatEngine:
             index_version=prepared.index_version,
             query=prepared.rewrite.query,
             answerer=draft.mode,
-            debug={"top_dense": prepared.support.top_dense},
         )
 
     def warm(self, limit: int = WARM_LIMIT, stop: threading.Event | None = None) -> int:
@@ -282,11 +281,6 @@ class ChatEngine:
             index_version=prepared.index_version,
             query=prepared.rewrite.query,
             answerer="refusal",
-            debug={
-                "top_dense": prepared.support.top_dense,
-                "reason": prepared.support.reason,
-                "unsupported": prepared.support.unsupported,
-            },
         )
 
 

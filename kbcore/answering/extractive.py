@@ -146,10 +146,10 @@ def _compose(chosen: list[ScoredSentence]) -> tuple[str, list[Citation]]:
             quote = _span(source, run)
             if quote is None:  # not contiguous in one stored chunk: cite each sentence
                 for single in run:
-                    citations.append(_citation(len(citations) + 1, single, single.sentence.text))
+                    citations.append(single.source.cite(len(citations) + 1, single.sentence.text))
                     parts.append(f"{single.text} [{len(citations)}]")
                 continue
-            citations.append(_citation(len(citations) + 1, run[0], quote))
+            citations.append(source.cite(len(citations) + 1, quote))
             parts.append(f"{' '.join(s.text for s in run)} [{len(citations)}]")
     return " ".join(parts), citations
 
@@ -164,17 +164,3 @@ def _span(source: Source, run: list[ScoredSentence]) -> str | None:
             if quote.startswith(first.text) and quote.endswith(last.text):
                 return quote
     return None
-
-
-def _citation(number: int, item: ScoredSentence, quote: str) -> Citation:
-    hit = item.source.hit
-    return Citation(
-        id=number,
-        article=hit.article,
-        title=hit.title,
-        heading=hit.heading,
-        anchor=hit.anchor,
-        url=hit.url,
-        quote=quote,
-        score=hit.score,
-    )

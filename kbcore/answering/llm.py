@@ -166,17 +166,7 @@ class LLMAnswerer:
             sentence = self._support(claim, source.sentences())
             if sentence is None:
                 continue
-            hit = source.hit
-            citations[number] = Citation(
-                id=number,
-                article=hit.article,
-                title=hit.title,
-                heading=hit.heading,
-                anchor=hit.anchor,
-                url=hit.url,
-                quote=sentence.text,
-                score=hit.score,
-            )
+            citations[number] = source.cite(number, sentence.text)
         return Draft(text, sorted(citations.values(), key=lambda c: c.id), "llm")
 
     def _support(self, claim: str, sentences: list[Sentence]) -> Sentence | None:

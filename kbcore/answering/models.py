@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 
@@ -63,7 +63,6 @@ class Answer:
     index_version: str
     query: str = ""  # the standalone query retrieval used
     answerer: str = "extractive"
-    debug: dict[str, object] = field(default_factory=dict)
 
     def to_json(self, conversation_id: str) -> dict[str, object]:
         return {

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
+from kbcore.answering.models import Citation
 from kbcore.retrieval import SectionHit
 from kbcore.schema import ChunkPayload
 
@@ -29,7 +31,8 @@ class Source:
     def is_faq(self) -> bool:
         return self.hit.kind == "faq"
 
-    def sentences(self) -> list[Sentence]:
+    @cached_property
+    def _sentences(self) -> list[Sentence]:
         """Distinct sentences of the stored chunks, in reading order."""
         seen: dict[int, Sentence] = {}
         for chunk in self.chunks:
@@ -40,9 +43,27 @@ class Source:
         ordered = sorted(seen.values(), key=lambda s: s.offset)
         return [Sentence(s.text, s.offset, i) for i, s in enumerate(ordered)]
 
+    def sentences(self) -> list[Sentence]:
+        """Distinct sentences of the stored chunks, in reading order (computed once)."""
+        return self._sentences
+
     def text(self) -> str:
         """The stored text available for quoting (chunks joined, overlaps kept)."""
         return "\n".join(chunk.text for chunk in self.chunks)
+
+    def cite(self, number: int, quote: str) -> Citation:
+        """A citation of this section with ``quote`` (verified later, like every quote)."""
+        hit = self.hit
+        return Citation(
+            id=number,
+            article=hit.article,
+            title=hit.title,
+            heading=hit.heading,
+            anchor=hit.anchor,
+            url=hit.url,
+            quote=quote,
+            score=hit.score,
+        )
 
     def contains(self, quote: str) -> bool:
         """Whether ``quote`` is a verbatim span of one stored chunk of this section."""

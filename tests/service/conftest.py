@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -21,8 +20,3 @@ def client(
     app = create_app(settings, runtime=content_runtime, sync_on_start=False)
     with TestClient(app, raise_server_exceptions=False) as http:
         yield http
-
-
-@pytest.fixture()
-def small_settings_dir(tmp_path: Path) -> Path:
-    return tmp_path
