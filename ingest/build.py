@@ -24,9 +24,10 @@ import numpy as np
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
-from ingest.articles import Article, load_content
+from ingest.articles import Article, ContentSource, load_content
 from ingest.chunking import ChunkingConfig, PreparedChunk, chunk_article
 from ingest.diff import ContentDiff, compute_diff, scroll_indexed
+from ingest.report import IngestReport
 from ingest.sentences import SentenceSplitter
 from ingest.swap import prune_versions, remove_unfinished, switch_alias
 from kbcore.embedding.base import Embedder
@@ -49,42 +50,6 @@ STALE_BUILD = dt.timedelta(hours=1)
 EMBED_BLOCK = 256
 ProgressFn = Callable[[int, int], None]
 Validator = Callable[[QdrantClient, str, set[str]], None]  # (client, collection, articles)
-
-
-@dataclass
-class IngestReport:
-    """What a run did; ``to_json`` is the `kb ingest --json` contract."""
-
-    articles: int = 0
-    sections: int = 0
-    chunks: int = 0
-    embedded: int = 0
-    deleted: int = 0
-    copied: int = 0
-    index_version: str = ""
-    previous_version: str | None = None
-    switched: bool = False
-    dry_run: bool = False
-    errors: list[str] = field(default_factory=list)
-    diff: dict[str, dict[str, list[str]]] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "articles": self.articles,
-            "sections": self.sections,
-            "chunks": self.chunks,
-            "embedded": self.embedded,
-            "deleted": self.deleted,
-            "copied": self.copied,
-            "index_version": self.index_version,
-            "previous_version": self.previous_version,
-            "switched": self.switched,
-            "dry_run": self.dry_run,
-            "errors": self.errors,
-            "diff": self.diff,
-            "seconds": round(self.seconds, 3),
-        }
 
 
 @dataclass(frozen=True)
@@ -122,18 +87,23 @@ class Indexer:
 
     def run(
         self,
-        content_dir: Path,
+        source: ContentSource | Path,
         options: BuildOptions | None = None,
         progress: ProgressFn | None = None,
     ) -> IngestReport:
-        """Bring the served index up to date with ``content_dir``."""
+        """Bring the served index up to date with the docs in ``source``."""
         options = options or BuildOptions()
         started = time.perf_counter()
         report = IngestReport(dry_run=options.dry_run)
-        loaded = load_content(content_dir)
-        report.errors = [str(error) for error in loaded.errors]
-        if loaded.errors and options.strict:
-            raise loaded.errors[0]
+        loaded = load_content(source)
+        content_dir = loaded.site.content_dir
+        report.files = loaded.files
+        report.docs_format = loaded.site.format.value
+        report.skipped = loaded.skipped
+        report.warnings = loaded.warnings
+        if loaded.skipped and options.strict:
+            first = loaded.skipped[0]
+            raise ContentError(first.path, "; ".join(first.reasons))
         if not options.dry_run:
             stale = None if self.exclusive else STALE_BUILD
             remove_unfinished(self.client, self.alias, older_than=stale)
@@ -316,7 +286,7 @@ class Indexer:
         absent = [
             a.slug
             for a in articles
-            if a.slug not in present and any(s.text.strip() for s in a.sections)
+            if a.slug not in present and a.has_text
         ]
         if absent:
             raise IndexValidationError(f"{collection} has no points for: {', '.join(absent)}")

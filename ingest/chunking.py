@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from ingest.articles import Article
 from ingest.sentences import SentenceSplitter
-from kbcore.schema import ChunkKind, ChunkPayload, OutlineEntry, article_url, point_id
+from ingest.urls import section_url
+from kbcore.schema import ChunkKind, ChunkPayload, OutlineEntry, point_id
 
 TokenCounter = Callable[[str], int]
 _WORD = re.compile(r"\S+\s*")
@@ -127,7 +128,8 @@ def chunk_article(
         "tags": list(article.tags),
         "updated": article.updated.isoformat(),
         "summary": article.summary,
-        "source_path": article.path.name,
+        "path": article.rel,
+        "page_url": article.url,
     }
     chunks: list[PreparedChunk] = []
     for index, section in enumerate(article.sections):
@@ -153,7 +155,7 @@ def chunk_article(
                     embed_text=embed_text,
                     payload=ChunkPayload(
                         **common,
-                        url=article_url(article.slug, section.anchor),
+                        url=section_url(article.url, section.anchor),
                         anchor=section.anchor,
                         heading=section.heading,
                         heading_path=section.heading_path,
@@ -182,7 +184,7 @@ def chunk_article(
                 embed_text=question,
                 payload=ChunkPayload(
                     **common,
-                    url=article_url(article.slug),
+                    url=article.url,
                     anchor="",
                     heading=article.title,
                     heading_path=article.title,

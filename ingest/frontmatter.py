@@ -1,99 +1,173 @@
-"""YAML front matter: split it from the body and validate it."""
+"""Front matter: every field optional, each one read leniently.
+
+YAML between ``---`` lines (found by the parser's front-matter plugin) or TOML between
+``+++`` lines (Hugo). A front matter that cannot be read at all (invalid YAML, not a
+mapping) is an error naming the line; a field of the wrong type is a warning and the
+field is derived as if it were absent, so the page still indexes.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
-from pathlib import Path
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from kbcore.errors import ContentError
-
-SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 # libyaml's safe loader when PyYAML was built with it (10x faster), else the Python one.
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_FENCE = re.compile(r"\A---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S | re.M)
+_TOML = re.compile(r"\A\+\+\+[ \t]*\r?\n(.*?)^\+\+\+[ \t]*(?:\r?\n|\Z)", re.S | re.M)
+MAX_TITLE = 300
+MAX_SUMMARY = 1000
+MAX_LIST = 100
+_DATE_KEYS = ("updated", "last_update", "lastmod", "last_modified", "modified", "date")
 
 
-class ArticleMeta(BaseModel):
-    """The validated front matter of an article."""
+class FrontMatterError(ValueError):
+    """The front matter cannot be read; ``line`` is 1-based in the file."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    def __init__(self, message: str, line: int | None) -> None:
+        super().__init__(message)
+        self.line = line
 
-    title: str = Field(min_length=1, max_length=300)
-    slug: str = Field(pattern=SLUG_PATTERN, max_length=120)
-    summary: str = Field(min_length=1, max_length=1000)
-    tags: tuple[str, ...] = Field(min_length=1)
-    updated: dt.date
-    questions: tuple[str, ...] = ()
 
-    @field_validator("title", "summary")
-    @classmethod
-    def _strip(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return value.strip()
+def split_toml(text: str) -> tuple[dict[str, Any] | None, str]:
+    """Hugo's ``+++`` TOML front matter, and the text with it blanked out (same lines)."""
+    match = _TOML.match(text)
+    if match is None:
+        return None, text
+    try:
+        data = tomllib.loads(match.group(1))
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None)
+        raise FrontMatterError(
+            f"front matter is not valid TOML: {exc}", line + 1 if line else 1
+        ) from exc
+    blank = "\n" * match.group(0).count("\n")
+    return data, blank + text[match.end() :]
 
-    @field_validator("tags", "questions", mode="before")
-    @classmethod
-    def _list_of_strings(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            raise ValueError("must be a list, e.g. [rag, chunking]")
-        if isinstance(value, list) and not all(isinstance(v, str) and v.strip() for v in value):
-            raise ValueError("must be a list of non-empty strings")
-        return value
+
+def load_yaml(source: str, first_line: int) -> dict[str, Any]:
+    """The mapping in a YAML front matter whose ``---`` is on line ``first_line``."""
+    try:
+        data = yaml.load(source, Loader=_SafeLoader)
+    except yaml.YAMLError as exc:
+        # Where the broken construct starts (an unclosed "[") beats where parsing gave up.
+        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
+        line = first_line + 1 + mark.line if mark is not None else first_line
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise FrontMatterError(f"front matter is not valid YAML: {problem}", line) from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise FrontMatterError("front matter must be a mapping of fields", first_line + 1)
+    return data
 
 
 @dataclass(frozen=True)
-class FrontMatter:
-    """Raw front matter (``None`` when the file has none) and the body after it."""
+class Meta:
+    """The fields the index uses, each ``None`` when absent or unusable."""
 
-    data: dict[str, Any] | None
-    body: str
-    body_line: int  # 0-based line number of the body's first line in the file
-
-
-def split_front_matter(path: Path | str, text: str) -> FrontMatter:
-    """Separate ``---``-fenced YAML from the Markdown body; YAML errors name file and line."""
-    match = _FENCE.match(text)
-    if match is None:
-        if text.startswith("---\n") or text.startswith("---\r\n"):
-            raise ContentError(path, "front matter is opened with '---' but never closed", 1)
-        return FrontMatter(None, text, 0)
-    try:
-        data = yaml.load(match.group(1), Loader=_SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ContentError(path, f"front matter is not valid YAML: {problem}", line) from exc
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ContentError(path, "front matter must be a YAML mapping of fields", 2)
-    body_line = text.count("\n", 0, match.end())
-    return FrontMatter(data, text[match.end() :], body_line)
+    raw: Mapping[str, Any]
+    title: str | None = None
+    summary: str | None = None
+    tags: tuple[str, ...] = ()
+    questions: tuple[str, ...] = ()
+    updated: dt.date | None = None
+    excluded: str = ""  # why the page is not published ("" = it is)
+    problems: list[str] = field(default_factory=list)
 
 
-def validate_meta(path: Path | str, data: dict[str, Any], text: str) -> ArticleMeta:
-    """Validate front-matter fields; the error names the field, the file and its line."""
-    try:
-        return ArticleMeta.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field_name = str(first["loc"][0]) if first["loc"] else "front matter"
-        reason = "is missing" if first["type"] == "missing" else f"is invalid: {first['msg']}"
-        return _raise(path, f"front matter field '{field_name}' {reason}", text, field_name)
+def _text(data: Mapping[str, Any], key: str, limit: int, problems: list[str]) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        problems.append(f"'{key}' should be text; ignored")
+        return None
+    value = " ".join(value.split())
+    if not value:
+        return None
+    if len(value) > limit:
+        problems.append(f"'{key}' is longer than {limit} characters; cut")
+        value = value[:limit].rstrip()
+    return value
 
 
-def _raise(path: Path | str, message: str, text: str, field_name: str) -> ArticleMeta:
-    line = None
-    for number, raw in enumerate(text.splitlines()[:200], start=1):
-        if raw.startswith(f"{field_name}:"):
-            line = number
+def _strings(data: Mapping[str, Any], key: str, problems: list[str]) -> tuple[str, ...]:
+    value = data.get(key)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [part for part in value.split(",")]
+    if not isinstance(value, list):
+        problems.append(f"'{key}' should be a list; ignored")
+        return ()
+    out = []
+    for item in value[:MAX_LIST]:
+        if isinstance(item, (str, int, float)) and not isinstance(item, bool):
+            text = " ".join(str(item).split())
+            if text:
+                out.append(text)
+        elif isinstance(item, Mapping) and isinstance(item.get("label"), str):
+            out.append(item["label"].strip())  # Docusaurus tag objects
+        else:
+            problems.append(f"'{key}' has an entry that is not text; it was left out")
+    return tuple(dict.fromkeys(out))
+
+
+def _date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, Mapping):
+        return _date(value.get("date"))
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00")).date()
+        except ValueError:
+            return None
+    return None
+
+
+def _excluded(data: Mapping[str, Any]) -> str:
+    if data.get("draft") is True:
+        return "a draft (draft: true)"
+    if data.get("unlisted") is True:
+        return "unlisted (unlisted: true)"
+    search = data.get("search")
+    if isinstance(search, Mapping) and search.get("exclude") is True:
+        return "excluded from search (search: exclude: true)"
+    return ""
+
+
+def read_meta(data: Mapping[str, Any]) -> Meta:
+    """The fields of a front matter, with a note for each one that was unusable."""
+    problems: list[str] = []
+    title = _text(data, "title", MAX_TITLE, problems)
+    summary = _text(data, "summary", MAX_SUMMARY, problems) or _text(
+        data, "description", MAX_SUMMARY, problems
+    )
+    updated = None
+    for key in _DATE_KEYS:
+        if data.get(key) is not None:
+            updated = _date(data[key])
+            if updated is None:
+                problems.append(f"'{key}' is not a date (YYYY-MM-DD); ignored")
             break
-    raise ContentError(path, message, line)
+    return Meta(
+        raw=data,
+        title=title,
+        summary=summary,
+        tags=_strings(data, "tags", problems),
+        questions=_strings(data, "questions", problems),
+        updated=updated,
+        excluded=_excluded(data),
+        problems=problems,
+    )

@@ -4,10 +4,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingest.build import BuildOptions, Indexer, IngestReport, ProgressFn, Validator
+from ingest.articles import ContentSource
+from ingest.build import BuildOptions, Indexer, ProgressFn, Validator
 from ingest.canary import CanaryValidator, load_canaries
 from ingest.chunking import ChunkingConfig
+from ingest.dialects import DocsFormat
+from ingest.report import IngestReport
 from kbcore.runtime import Runtime
+from kbcore.settings import Settings
+
+
+def content_source(settings: Settings, content_dir: Path | None = None) -> ContentSource:
+    """Where the docs are and how to read them, from the settings."""
+    return ContentSource(
+        content_dir=content_dir or settings.content_dir,
+        exclude=tuple(settings.exclude),
+        docs_format=DocsFormat(settings.docs_format),
+        docs_root=settings.docs_root,
+        site_url=settings.site_url,
+        max_bytes=settings.max_article_bytes,
+    )
 
 
 def build_options(runtime: Runtime, **overrides: bool) -> BuildOptions:
@@ -52,5 +68,5 @@ def ingest(
     """Bring the served index up to date with the content folder."""
     indexer = make_indexer(runtime, validators)
     return indexer.run(
-        content_dir or runtime.settings.content_dir, build_options(runtime, **flags), progress
+        content_source(runtime.settings, content_dir), build_options(runtime, **flags), progress
     )

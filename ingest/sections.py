@@ -1,22 +1,27 @@
-"""Markdown body -> sections: one per heading, plain text with markup removed (code kept).
+"""A page's tokens -> sections: one per heading, plain text with markup removed (code kept).
 
-Parsing is markdown-it-py's CommonMark parser with tables, so ``#`` inside code fences,
-HTML blocks, nested lists and tables are understood as Markdown means them.
+What a reader sees on the published page is what a section holds: generator syntax has
+already become tokens (``ingest.markdown``), admonitions and containers contribute their
+explicit title and their text, raw HTML its text, code blocks their code. Each heading
+gets its anchor here, by the generator's rules, and the anchor is written back onto the
+heading token so the demo site renders the very ids the index links to.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Literal
 
-from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from ingest.anchors import AnchorSlugger
+from ingest.anchors import AnchorSlugger, Slugger
+from ingest.markdown import container_title
 
 SectionKind = Literal["overview", "section", "faq"]
 FAQ_HEADINGS = frozenset({"faq", "faqs", "frequently asked questions"})
+_TITLED_CONTAINERS = ("container_admonition_open", "container_blocks_open")
 
 
 @dataclass(frozen=True)
@@ -40,21 +45,8 @@ class Section:
         return " > ".join(self.path)
 
 
-@dataclass(frozen=True)
-class ParsedBody:
-    """Sections of a body, and the H1 title when the body starts with one."""
-
-    h1_title: str | None
-    sections: list[Section]
-
-
-def markdown_parser() -> MarkdownIt:
-    """The CommonMark parser with GitHub tables, as used for indexing and rendering."""
-    return MarkdownIt("commonmark").enable("table")
-
-
 class _TextOfHTML(HTMLParser):
-    """Keeps the text of an HTML fragment, dropping tags, scripts and styles."""
+    """Keeps the text of an HTML fragment, dropping tags, comments, scripts and styles."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -62,11 +54,11 @@ class _TextOfHTML(HTMLParser):
         self._skip = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style"):
+        if tag in ("script", "style", "template"):
             self._skip += 1
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style") and self._skip:
+        if tag in ("script", "style", "template") and self._skip:
             self._skip -= 1
 
     def handle_data(self, data: str) -> None:
@@ -83,7 +75,8 @@ def html_text(fragment: str) -> str:
 
 
 def inline_text(token: Token) -> str:
-    """Plain text of an inline token: emphasis and links dropped, code spans kept."""
+    """Plain text of an inline token: emphasis, links and inline HTML tags dropped, code
+    spans kept."""
     out: list[str] = []
     for child in token.children or []:
         if child.type in ("text", "code_inline"):
@@ -94,87 +87,125 @@ def inline_text(token: Token) -> str:
             out.append("\n")
         elif child.type == "image":
             out.append(inline_text(child))
-        elif child.type == "html_inline":
-            continue
     return "".join(out).strip()
 
 
-def _block_lines(tokens: list[Token]) -> list[tuple[str, bool]]:
-    """Plain-text lines of the block tokens between two headings, each with whether it is
-    prose (False for code lines and table header rows)."""
+def block_lines(tokens: Sequence[Token]) -> list[tuple[str, bool]]:
+    """Plain-text lines of block tokens, each with whether it is prose (False for code
+    lines and table header rows)."""
     lines: list[tuple[str, bool]] = []
     row: list[str] | None = None
     in_head = False
+    skip_inline = False
     for token in tokens:
-        if token.type == "thead_open":
+        kind = token.type
+        if kind == "thead_open":
             in_head = True
-        elif token.type == "thead_close":
+        elif kind == "thead_close":
             in_head = False
-        elif token.type == "tr_open":
+        elif kind == "tr_open":
             row = []
-        elif token.type == "tr_close" and row is not None:
+        elif kind == "tr_close" and row is not None:
             if any(cell for cell in row):
                 lines.append((" | ".join(row), not in_head))
             row = None
-        elif token.type == "inline":
+        elif kind == "admonition_open":
+            skip_inline = not token.meta.get("explicit_title")
+        elif kind == "alert_title_open":
+            skip_inline = True
+        elif kind in ("admonition_title_close", "alert_title_close"):
+            skip_inline = False
+        elif kind in _TITLED_CONTAINERS:
+            title = container_title(token.info, token.markup)
+            if title:
+                lines.append((title, True))
+        elif kind == "shortcode" and token.meta.get("title"):
+            lines.append((str(token.meta["title"]), True))
+        elif kind == "inline":
+            if skip_inline:
+                continue
             text = inline_text(token)
             if row is not None:
                 row.append(text)
             elif text:
                 lines.extend((part.strip(), True) for part in text.split("\n") if part.strip())
-        elif token.type in ("fence", "code_block"):
+        elif kind in ("fence", "code_block"):
             code = token.content.rstrip("\n").split("\n")
             lines.extend((line.rstrip(), False) for line in code)
-        elif token.type == "html_block":
+        elif kind == "html_block":
             text = html_text(token.content)
             if text:
                 lines.append((text, True))
     return [(line, prose) for line, prose in lines if line.strip()]
 
 
-def parse_sections(body: str, title: str | None, *, line_offset: int = 0) -> ParsedBody:
-    """Split a Markdown body into sections with unique GitHub-style anchors."""
-    tokens = markdown_parser().parse(body)
-    slugger = AnchorSlugger()
-    # Heading positions: (index of heading_open, level, text, line).
-    headings: list[tuple[int, int, str, int]] = []
+@dataclass(frozen=True)
+class PageSections:
+    """A page's sections, its leading H1 (the page title) and where that H1's tokens are."""
+
+    h1_title: str | None
+    title_tokens: tuple[int, int] | None  # [start, end) of the title H1 in the tokens
+    sections: list[Section]
+
+
+def _leading_h1(tokens: Sequence[Token]) -> int | None:
+    """Index of an H1 that opens the page (nothing but hidden tokens before it)."""
     for i, token in enumerate(tokens):
         if token.type == "heading_open":
-            level = int(token.tag[1])
-            text = inline_text(tokens[i + 1])
-            line = (token.map[0] if token.map else 0) + 1 + line_offset
-            headings.append((i, level, text, line))
+            return i if token.tag == "h1" else None
+        if token.type in ("front_matter", "api_stub", "shortcode", "include_missing"):
+            continue
+        if token.level == 0 and token.type.endswith("_open"):
+            return None
+        if token.type == "html_block" and not html_text(token.content):
+            continue
+        if token.level == 0:
+            return None
+    return None
 
-    h1_title: str | None = None
-    first_text_index = next(
-        (i for i, t in enumerate(tokens) if t.type not in ("heading_open",) and t.level == 0),
-        len(tokens),
-    )
-    if title is None and headings and headings[0][1] == 1 and headings[0][0] <= first_text_index:
-        h1_title = headings[0][2]
-        headings = headings[1:]
+
+def split_sections(
+    tokens: Sequence[Token], title: str | None, slugger: Slugger | None = None
+) -> PageSections:
+    """Split a page's tokens into sections; heading tokens get their anchors as ids."""
+    slugger = slugger or AnchorSlugger()
+    h1 = _leading_h1(tokens)
+    h1_title = inline_text(tokens[h1 + 1]) if h1 is not None else None
     article_title = title or h1_title or ""
-
-    sections: list[Section] = []
-    intro_end = headings[0][0] if headings else len(tokens)
-    intro_start = 3 if h1_title is not None and tokens and tokens[0].type == "heading_open" else 0
-    intro_lines = _block_lines(tokens[intro_start:intro_end])
-    sections.append(
+    headings = [
+        i
+        for i, token in enumerate(tokens)
+        if token.type == "heading_open" and i != h1 and token.level == 0
+    ]
+    for i in headings:  # explicit ids are reserved before any is generated
+        explicit = tokens[i].attrGet("id")
+        if explicit:
+            slugger.reserve(str(explicit))
+    first = headings[0] if headings else len(tokens)
+    intro_tokens = [t for j, t in enumerate(tokens[:first]) if h1 is None or not h1 <= j < h1 + 3]
+    intro = block_lines(intro_tokens)
+    line_of = next((t.map[0] + 1 for t in tokens if t.map and t.type != "front_matter"), 1)
+    sections = [
         Section(
             anchor="",
             heading=article_title,
             level=0,
             path=(article_title,),
-            text="\n".join(line for line, _ in intro_lines),
-            line=1 + line_offset,
+            text="\n".join(line for line, _ in intro),
+            line=line_of,
             kind="overview",
-            prose=tuple(prose for _, prose in intro_lines),
+            prose=tuple(prose for _, prose in intro),
         )
-    )
-
+    ]
     stack: list[tuple[int, str]] = []  # (level, heading text) of the open ancestors
-    for n, (index, level, text, line) in enumerate(headings):
-        end = headings[n + 1][0] if n + 1 < len(headings) else len(tokens)
+    for n, index in enumerate(headings):
+        opening = tokens[index]
+        level = int(opening.tag[1])
+        text = inline_text(tokens[index + 1])
+        end = headings[n + 1] if n + 1 < len(headings) else len(tokens)
+        explicit = opening.attrGet("id")
+        anchor = str(explicit) if explicit else slugger.slug(text)
+        opening.attrSet("id", anchor)
         while stack and stack[-1][0] >= level:
             stack.pop()
         parent = stack[-1][1] if stack else None
@@ -182,17 +213,18 @@ def parse_sections(body: str, title: str | None, *, line_offset: int = 0) -> Par
         kind: SectionKind = (
             "faq" if parent is not None and parent.strip().lower() in FAQ_HEADINGS else "section"
         )
-        lines = _block_lines(tokens[index + 3 : end])
+        lines = block_lines(tokens[index + 3 : end])
         sections.append(
             Section(
-                anchor=slugger.slug(text),
+                anchor=anchor,
                 heading=text,
                 level=level,
                 path=(article_title, *(heading for _, heading in stack)),
                 text="\n".join(line for line, _ in lines),
-                line=line,
+                line=(opening.map[0] + 1) if opening.map else line_of,
                 kind=kind,
                 prose=tuple(prose for _, prose in lines),
             )
         )
-    return ParsedBody(h1_title=h1_title, sections=sections)
+    span = (h1, h1 + 3) if h1 is not None else None
+    return PageSections(h1_title=h1_title, title_tokens=span, sections=sections)

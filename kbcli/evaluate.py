@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.articles import load_content
-from ingest.runner import ingest
+from ingest.runner import content_source, ingest
 from kbcore.answering.engine import ChatEngine, build_chat_engine
 from kbcore.answering.models import Turn
 from kbcore.errors import ContentError
@@ -198,7 +198,7 @@ def _evaluate(runtime: Runtime, settings: Settings, golden: list[dict[str, Any]]
         engine = build_chat_engine(runtime.retriever, settings)
         sections = {
             (a.slug, s.anchor): s.text
-            for a in load_content(settings.content_dir).articles
+            for a in load_content(content_source(settings)).articles
             for s in a.sections
         }
         results = asyncio.run(_ask_all(engine, golden, sections))

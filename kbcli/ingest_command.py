@@ -44,8 +44,11 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
         if bar is not None:
             bar.close()
         runtime.close()
-    for error in report.errors:
-        print(f"skipped: {error}", file=sys.stderr)
+    if not args.json:
+        for skipped in report.skipped:
+            print(f"skipped: {skipped}", file=sys.stderr)
+        for warning in report.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
     if args.json:
         sys.stdout.write(json.dumps(report.to_json(), ensure_ascii=False) + "\n")
         return 0
@@ -64,6 +67,7 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     state = "switched to" if report.switched else "unchanged at"
     print(
+        f"{report.docs_format}: {report.files} files, {len(report.skipped)} skipped; "
         f"{report.articles} articles, {report.sections} sections, {report.chunks} chunks; "
         f"embedded {report.embedded}, removed {report.deleted}; index {state} "
         f"{report.index_version} ({report.seconds:.1f}s)"

@@ -6,10 +6,21 @@ from dataclasses import dataclass
 
 from qdrant_client import QdrantClient
 
-from kbcore.schema import OutlineEntry, article_url
+from kbcore.schema import OutlineEntry
 from kbcore.store import iter_payloads
 
-_FIELDS = ["article", "title", "summary", "tags", "updated", "outline", "questions", "kind"]
+_FIELDS = [
+    "article",
+    "title",
+    "summary",
+    "tags",
+    "updated",
+    "outline",
+    "questions",
+    "kind",
+    "path",
+    "page_url",
+]
 
 
 @dataclass(frozen=True)
@@ -23,10 +34,12 @@ class ArticleInfo:
     updated: str
     outline: list[OutlineEntry]
     questions: list[str]
+    path: str
+    url: str
 
-    @property
-    def url(self) -> str:
-        return article_url(self.slug)
+    def section_url(self, anchor: str) -> str:
+        """Where one of the article's headings is published."""
+        return f"{self.url}#{anchor}" if anchor else self.url
 
     def to_json(self, with_outline: bool = True) -> dict[str, object]:
         body: dict[str, object] = {
@@ -36,10 +49,11 @@ class ArticleInfo:
             "tags": self.tags,
             "updated": self.updated,
             "url": self.url,
+            "path": self.path,
         }
         if with_outline:
             body["headings"] = [
-                {**entry.model_dump(), "url": article_url(self.slug, entry.anchor)}
+                {**entry.model_dump(), "url": self.section_url(entry.anchor)}
                 for entry in self.outline
             ]
             body["questions"] = self.questions
@@ -62,5 +76,7 @@ def load_catalog(client: QdrantClient, collection: str) -> dict[str, ArticleInfo
             updated=str(payload.get("updated", "")),
             outline=[OutlineEntry.model_validate(o) for o in outline or []],
             questions=list(payload.get("questions") or []),
+            path=str(payload.get("path", "")),
+            url=str(payload.get("page_url", "")),
         )
     return dict(sorted(found.items(), key=lambda item: item[1].title.lower()))

@@ -15,7 +15,7 @@ The HTTP layer maps each class to an RFC 9457 problem (see ``service/problems.py
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import PurePath
 
 
 class KBError(Exception):
@@ -25,7 +25,7 @@ class KBError(Exception):
 class ContentError(KBError):
     """An article is malformed; carries the file and, where known, the line."""
 
-    def __init__(self, path: Path | str, message: str, line: int | None = None) -> None:
+    def __init__(self, path: PurePath | str, message: str, line: int | None = None) -> None:
         self.path = str(path)
         self.line = line
         self.message = message

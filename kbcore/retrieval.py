@@ -35,6 +35,8 @@ class SectionHit:
     heading: str
     heading_path: str
     kind: str
+    path: str
+    page_url: str
     score: float
     dense_score: float | None
     sparse_score: float | None
@@ -56,6 +58,7 @@ class SectionHit:
             "heading_path": self.heading_path,
             "anchor": self.anchor,
             "url": self.url,
+            "path": self.path,
             "text": self.text,
             "score": round(self.score, 6),
             "dense_score": None if self.dense_score is None else round(self.dense_score, 6),
@@ -193,6 +196,8 @@ def _collapse(
                 heading=chunk.heading,
                 heading_path=chunk.heading_path,
                 kind=chunk.kind,
+                path=chunk.path,
+                page_url=chunk.page_url,
                 score=point.score,
                 dense_score=dense,
                 sparse_score=sparse,

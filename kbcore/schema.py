@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "bm25"
 VERSION_SEPARATOR = "__"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _POINT_NAMESPACE = uuid.UUID("6d1f0b55-3f3a-4c1e-9a4e-6b1b7f6c2a10")
 
 ChunkKind = Literal["overview", "section", "faq", "question"]
@@ -54,7 +54,8 @@ class ChunkPayload(BaseModel):
     summary: str
     content_hash: str
     section_hash: str
-    source_path: str
+    path: str = Field(description="The source file, relative to the content folder.")
+    page_url: str = Field(description="Where the article is published (no anchor).")
     outline: list[OutlineEntry] | None = None  # only on the article's first chunk
     questions: list[str] | None = None  # only on the article's first chunk
 
@@ -76,11 +77,6 @@ class IndexManifest(BaseModel):
     parent: str | None = None
     fingerprint: str = ""
     status: Literal["building", "ready"] = "building"
-
-
-def article_url(slug: str, anchor: str = "") -> str:
-    """Public URL of an article or one of its sections."""
-    return f"/learn/{slug}#{anchor}" if anchor else f"/learn/{slug}"
 
 
 def point_id(article: str, anchor: str, chunk_index: int, kind: str, content_hash: str) -> str:

@@ -26,7 +26,33 @@ class Settings(BaseSettings):
     )
 
     # --- content and storage -------------------------------------------------------------
-    content_dir: Path = Field(Path("./content"), description="Folder of Markdown articles.")
+    content_dir: Path = Field(
+        Path("./content"),
+        description="Folder of Markdown/MDX pages (our articles, or a site's docs/ folder).",
+    )
+    exclude: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["node_modules/", ".*", "_*", "!_index.md"],
+        description="Paths under the content folder that are not pages (gitignore-style "
+        "globs; JSON list or comma-separated).",
+    )
+    docs_format: Literal["auto", "mkdocs", "docusaurus", "hugo", "gfm"] = Field(
+        "auto",
+        description="Site generator the docs are written for; auto = detect from its config "
+        "file, else from the syntax the pages use, else plain GitHub Markdown.",
+    )
+    docs_root: Path | None = Field(
+        None,
+        description="Folder includes may read from (snippets, code samples); unset = the git "
+        "checkout holding the content folder, else the content folder.",
+    )
+    site_url: str | None = Field(
+        None,
+        description="URL where the content folder is published (e.g. https://docs.example.com"
+        "); citations then link to the real pages. Unset = the demo site's /learn/ pages.",
+    )
+    max_article_bytes: int = Field(
+        2 * 1024 * 1024, ge=1024, description="Largest page file indexed (skipped above)."
+    )
     data_dir: Path = Field(
         Path("./data"), description="State: the embedded Qdrant index and the feedback database."
     )
@@ -141,6 +167,15 @@ class Settings(BaseSettings):
         description="Proxy IPs whose X-Forwarded-For is trusted for the client IP.",
     )
 
+    @field_validator("exclude", mode="before")
+    @classmethod
+    def _pattern_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
     @field_validator("allowed_origins", "trusted_proxies", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
@@ -159,6 +194,8 @@ class Settings(BaseSettings):
         "openai_api_key",
         "admin_token",
         "public_base_url",
+        "site_url",
+        "docs_root",
         mode="before",
     )
     @classmethod

@@ -30,7 +30,6 @@ from kbcore.answering.support import MIN_DENSE, Support, assess
 from kbcore.answering.vocabulary import Vocabulary, build_vocabulary
 from kbcore.embedding.base import Vectors
 from kbcore.retrieval import Retriever, SectionHit
-from kbcore.schema import article_url
 from kbcore.settings import Settings
 from kbcore.store import iter_payloads
 
@@ -305,7 +304,7 @@ def suggest(hits: Sequence[SectionHit], limit: int = SUGGESTIONS) -> list[Sugges
     out: list[Suggestion] = []
     for hit in hits:
         if all(s.article != hit.article for s in out):
-            out.append(Suggestion(hit.article, hit.title, article_url(hit.article)))
+            out.append(Suggestion(hit.article, hit.title, hit.page_url, hit.path))
         if len(out) >= limit:
             break
     return out

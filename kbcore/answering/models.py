@@ -24,6 +24,7 @@ class Citation:
     heading: str
     anchor: str
     url: str
+    path: str
     quote: str
     score: float
 
@@ -35,6 +36,7 @@ class Citation:
             "heading": self.heading,
             "anchor": self.anchor,
             "url": self.url,
+            "path": self.path,
             "quote": self.quote,
             "score": round(self.score, 6),
         }
@@ -47,9 +49,10 @@ class Suggestion:
     article: str
     title: str
     url: str
+    path: str = ""
 
     def to_json(self) -> dict[str, str]:
-        return {"article": self.article, "title": self.title, "url": self.url}
+        return {"article": self.article, "title": self.title, "url": self.url, "path": self.path}
 
 
 @dataclass

@@ -61,6 +61,7 @@ class Source:
             heading=hit.heading,
             anchor=hit.anchor,
             url=hit.url,
+            path=hit.path,
             quote=quote,
             score=hit.score,
         )

@@ -22,7 +22,7 @@ async def list_articles(state: StateDep, runtime: RuntimeDep) -> dict[str, objec
     }
 
 
-@router.get("/articles/{slug}", summary="One article's metadata and headings with anchors")
+@router.get("/articles/{slug:path}", summary="One article's metadata and headings with anchors")
 async def get_article(slug: str, state: StateDep, runtime: RuntimeDep) -> dict[str, object]:
     collection = await run_in_threadpool(runtime.retriever.resolve)
     catalog = await run_in_threadpool(state.catalog, collection)

@@ -1,16 +1,16 @@
-"""The demo site's view of the content folder: parsed and rendered once per file version."""
+"""The demo site's view of the content folder: each page parsed and rendered once per file
+version, by the same loader (and parser) the index uses."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
-from ingest.articles import MAX_FILE_BYTES, Article, content_files, load_article
-from ingest.frontmatter import split_front_matter
+from ingest.articles import Article, ContentLoader, ContentSource, make_loader
+from ingest.discovery import ContentFile, discover
 from kbcore.errors import ContentError
-from service.site.render import RenderedBody, render_body
+from service.site.render import RenderedBody, add_site_rules, render_page
 
 log = logging.getLogger(__name__)
 
@@ -25,59 +25,54 @@ class Page:
 
 @dataclass(frozen=True)
 class _Entry:
-    stamp: tuple[int, int]
-    page: Page | None  # None: empty or malformed file
+    stamp: tuple[int, int, str]
+    page: Page | None  # None: a file that does not index (reported by ingest)
 
 
 class SiteContent:
-    """Pages of ``content_dir``; a file is re-read only when its mtime or size changes."""
+    """Pages of the content folder; a file is re-read only when it changes."""
 
-    def __init__(self, content_dir: Path) -> None:
-        self.content_dir = content_dir
-        self._entries: dict[Path, _Entry] = {}
+    def __init__(self, source: ContentSource) -> None:
+        self.source = source
+        self._loader: ContentLoader | None = None
+        self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
 
     def pages(self) -> list[Page]:
-        """Every article that loads, in title order (a repeated slug keeps the first file)."""
-        if not self.content_dir.is_dir():
+        """Every page that loads, in title order."""
+        if not self.source.content_dir.is_dir():
             return []
-        found: dict[str, Page] = {}
-        files = content_files(self.content_dir)
-        for path in files:
-            page = self._page(path)
-            if page is not None and page.article.slug not in found:
-                found[page.article.slug] = page
+        files = discover(self.source.content_dir, self.source.exclude).files
         with self._lock:
-            for gone in set(self._entries) - set(files):
+            if self._loader is None:
+                self._loader = make_loader(self.source, files)
+                add_site_rules(self._loader.parser)
+            loader = self._loader
+        slugs = {str(f.rel): f.slug for f in files}
+        pages = [p for p in (self._page(loader, f, slugs) for f in files) if p is not None]
+        with self._lock:
+            for gone in set(self._entries) - set(slugs):
                 del self._entries[gone]
-        return sorted(found.values(), key=lambda p: p.article.title.lower())
+        return sorted(pages, key=lambda p: p.article.title.lower())
 
-    def _page(self, path: Path) -> Page | None:
+    def _page(self, loader: ContentLoader, file: ContentFile, slugs: dict[str, str]) -> Page | None:
         try:
-            stat = path.stat()
+            stat = file.path.stat()
         except OSError:
             return None
-        stamp = (stat.st_mtime_ns, stat.st_size)
+        stamp = (stat.st_mtime_ns, stat.st_size, file.slug)
+        key = str(file.rel)
         with self._lock:
-            entry = self._entries.get(path)
+            entry = self._entries.get(key)
         if entry is not None and entry.stamp == stamp:
             return entry.page
-        page = _load(path, stat.st_size)
+        page: Page | None = None
+        try:
+            with self._lock:  # one parse at a time: the parser's renderer is shared
+                parsed = loader.page(file)
+                page = Page(parsed.article, render_page(loader.parser, parsed, slugs))
+        except ContentError as exc:
+            log.warning("demo site skips %s: %s", file.rel, exc)
         with self._lock:
-            self._entries[path] = _Entry(stamp, page)
+            self._entries[key] = _Entry(stamp, page)
         return page
-
-
-def _load(path: Path, size: int) -> Page | None:
-    if size > MAX_FILE_BYTES:
-        return None
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-        article = load_article(path, text)
-        if article is None:
-            return None
-        body = split_front_matter(path, text).body
-        return Page(article=article, body=render_body(article, body))
-    except (ContentError, OSError, UnicodeDecodeError) as exc:
-        log.warning("demo site skips %s: %s", path, exc)
-        return None

@@ -10,6 +10,7 @@ import datetime as dt
 from html import escape
 from urllib.parse import urlsplit
 
+from ingest.urls import demo_url
 from service.site.content import Page
 from service.site.style import CSS, CSS_HASH
 
@@ -82,7 +83,7 @@ def _tags(tags: tuple[str, ...]) -> str:
 def _card(page: Page) -> str:
     article = page.article
     return (
-        f'<a class="card" href="/learn/{escape(article.slug, quote=True)}">'
+        f'<a class="card" href="{escape(demo_url(article.slug), quote=True)}">'
         f"<h3>{escape(article.title)}</h3><p>{escape(article.summary)}</p>"
         f"{_tags(article.tags)}</a>"
     )

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
+from ingest.runner import content_source
 from service.deps import StateDep
 from service.problems import Problem
 from service.site.content import SiteContent
@@ -19,10 +20,10 @@ router = APIRouter(include_in_schema=False)
 
 def get_content(request: Request, state: StateDep) -> SiteContent:
     """The app's cached view of the content folder."""
-    folder = state.settings.content_dir
+    source = content_source(state.settings)
     content: SiteContent | None = getattr(request.app.state, "site_content", None)
-    if content is None or content.content_dir != folder:
-        content = SiteContent(folder)
+    if content is None or content.source != source:
+        content = SiteContent(source)
         request.app.state.site_content = content
     return content
 
@@ -57,7 +58,7 @@ async def home(content: ContentDep, base: KbUrlDep) -> HTMLResponse:
     return _html(home_html(pages, base), base)
 
 
-@router.get("/learn/{slug}", response_class=HTMLResponse)
+@router.get("/learn/{slug:path}", response_class=HTMLResponse)
 async def article(slug: str, content: ContentDep, base: KbUrlDep) -> HTMLResponse:
     pages = await run_in_threadpool(content.pages)
     page = next((p for p in pages if p.article.slug == slug), None)

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from ingest.articles import Article, content_files, load_article, load_content
-from ingest.frontmatter import split_front_matter
-from kbcore.errors import ContentError
+import yaml
+
+from ingest.articles import Article, load_content
+from ingest.discovery import discover
 from tests.conftest import CONTENT
 
 TOPICS = {"fine-tuning", "rag", "prompting"}
@@ -21,20 +22,28 @@ LINK = re.compile(r"\]\((/learn/[^)\s]+)\)")
 @pytest.fixture(scope="module")
 def articles() -> list[Article]:
     result = load_content(CONTENT)
-    assert result.errors == [], [str(e) for e in result.errors]
+    # The authors' guide (README.md) is a draft by design; everything else indexes cleanly.
+    assert [s.path for s in result.skipped] == ["README.md"], result.skipped
+    assert result.warnings == [], result.warnings
     return result.articles
 
 
-def _body_words(path: Path) -> int:
-    return len(split_front_matter(path, path.read_text()).body.split())
+def _split(path: Path) -> tuple[dict[str, Any], str]:
+    _, front, body = path.read_text().split("---\n", 2)
+    data = yaml.safe_load(front)
+    assert isinstance(data, dict), path.name
+    return data, body
+
+
+def _article_files() -> list[Path]:
+    return [f.path for f in discover(CONTENT).files if f.path.name != "README.md"]
 
 
 def test_every_article_has_complete_front_matter(articles: list[Article]) -> None:
-    files = content_files(CONTENT)
+    files = _article_files()
     assert len(articles) == len(files) >= 15
     for path in files:
-        data = split_front_matter(path, path.read_text()).data
-        assert data is not None, f"{path.name} has no front matter"
+        data, _ = _split(path)
         assert {"title", "slug", "summary", "tags", "updated"} <= data.keys(), path.name
 
 
@@ -54,8 +63,9 @@ def test_summary_is_one_sentence_and_slug_matches_file(articles: list[Article]) 
 
 
 def test_length_is_between_500_and_1500_words() -> None:
-    for path in content_files(CONTENT):
-        assert 500 <= _body_words(path) <= 1500, (path.name, _body_words(path))
+    for path in _article_files():
+        words = len(_split(path)[1].split())
+        assert 500 <= words <= 1500, (path.name, words)
 
 
 def test_slugs_are_unique(articles: list[Article]) -> None:
@@ -125,46 +135,6 @@ def test_fine_tuning_articles_carry_the_source_figures(articles: list[Article]) 
         "retrain",
     ]:
         assert figure in text, figure
-
-
-@pytest.mark.parametrize(
-    ("text", "message", "line"),
-    [
-        (
-            "---\ntitle: T\nslug: s\nsummary: S.\ntags: [rag]\n---\nbody",
-            "'updated' is missing",
-            None,
-        ),
-        (
-            "---\ntitle: T\nslug: Bad Slug\nsummary: S.\ntags: [rag]\nupdated: 2026-01-01\n---\nb",
-            "'slug' is invalid",
-            3,
-        ),
-        (
-            "---\ntitle: T\nslug: s\nsummary: S.\ntags: rag\nupdated: 2026-01-01\n---\nb",
-            "'tags' is invalid",
-            5,
-        ),
-        (
-            "---\ntitle: T\nslug: s\nsummary: S.\ntags: [rag]\nupdated: yesterday\n---\nb",
-            "'updated' is invalid",
-            6,
-        ),
-        ("---\ntitle: [unclosed\nslug: s\n---\nbody", "not valid YAML", None),
-        ("---\ntitle: T\nbody without closing fence", "never closed", 1),
-    ],
-)
-def test_malformed_front_matter_is_a_clear_error_naming_the_file(
-    tmp_path: Path, text: str, message: str, line: int | None
-) -> None:
-    path = tmp_path / "broken-article.md"
-    path.write_text(text)
-    with pytest.raises(ContentError) as caught:
-        load_article(path)
-    assert "broken-article.md" in str(caught.value)
-    assert message in str(caught.value)
-    if line is not None:
-        assert caught.value.line == line
 
 
 def test_golden_set_shape(golden: list[dict[str, Any]], articles: list[Article]) -> None:

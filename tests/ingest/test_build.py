@@ -137,17 +137,17 @@ def test_malformed_article_is_skipped_and_the_rest_indexes(
 ) -> None:
     content = tmp_path / "content"
     write(content, "alpha")
-    (content / "broken.md").write_text("---\ntitle: Broken\nslug: broken\n---\nNo summary.\n")
+    (content / "broken.md").write_text("---\ntitle: Broken\nslug: [oops\n---\nText.\n")
+    (content / "no-summary.md").write_text("---\ntitle: Fine\nslug: fine\n---\nIt has text.\n")
     runtime = Runtime.open(
         make_settings(tmp_path, content_dir=content), in_memory=True, embedder=embedder
     )
     report = ingest(runtime)
-    assert report.articles == 1 and report.switched
-    assert (
-        len(report.errors) == 1
-        and "broken.md" in report.errors[0]
-        and "summary" in report.errors[0]
-    )
+    assert report.articles == 2 and report.switched  # a missing summary is derived
+    assert [s.to_json() for s in report.skipped] == [
+        {"path": "broken.md", "reasons": [report.skipped[0].reasons[0]]}
+    ]
+    assert "YAML" in report.skipped[0].reasons[0] and "line 3" in report.skipped[0].reasons[0]
     with pytest.raises(ContentError, match=r"broken\.md"):
         ingest(runtime, strict=True)
 

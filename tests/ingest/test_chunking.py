@@ -19,7 +19,7 @@ def splitter() -> SentenceSplitter:
 
 
 def _article(tmp_path: Path, body: str) -> Path:
-    path = tmp_path / "long.md"
+    path = tmp_path / "long-read.md"
     front = (
         "---\ntitle: Long Read\nslug: long-read\nsummary: S.\ntags: [rag]\nupdated: 2026-01-01\n"
     )

@@ -8,7 +8,12 @@ import pytest
 
 from ingest.anchors import AnchorSlugger, anchor_base
 from ingest.articles import load_article, load_content
-from ingest.sections import parse_sections
+from ingest.markdown import build_parser
+from ingest.sections import PageSections, split_sections
+
+
+def parse_sections(body: str, title: str | None) -> PageSections:
+    return split_sections(build_parser().parse(body, {}), title)
 
 
 @pytest.mark.parametrize(
@@ -77,7 +82,7 @@ def test_file_without_front_matter_takes_title_from_h1_and_slug_from_name(tmp_pa
     path.write_text("# Vector Search Notes\n\nIntro paragraph.\n\n## Cosine\n\nAngles.\n")
     article = load_article(path)
     assert article is not None
-    assert article.title == "Vector Search Notes" and article.slug == "my-notes"
+    assert article.title == "Vector Search Notes" and article.slug == "My_Notes"
     assert [s.anchor for s in article.sections] == ["", "cosine"]
     assert article.sections[0].text == "Intro paragraph."
 
@@ -92,35 +97,51 @@ def test_non_ascii_is_preserved(tmp_path: Path) -> None:
     assert "检索增强生成" in section.text
 
 
-def test_empty_and_whitespace_files_are_skipped_without_error(tmp_path: Path) -> None:
+def test_empty_and_whitespace_files_are_reported_not_dropped(tmp_path: Path) -> None:
     (tmp_path / "empty.md").write_text("")
     (tmp_path / "blank.md").write_text("\n  \n")
     (tmp_path / "ok.md").write_text("Some text.\n")
     result = load_content(tmp_path)
-    assert result.errors == []
     assert [a.slug for a in result.articles] == ["ok"]
+    assert {s.path: s.reasons for s in result.skipped} == {
+        "blank.md": ("the file is empty",),
+        "empty.md": ("the file is empty",),
+    }
 
 
 def test_malformed_file_is_reported_and_others_still_load(tmp_path: Path) -> None:
     (tmp_path / "good.md").write_text("Fine.\n")
     (tmp_path / "bad.md").write_text("---\ntitle: [broken\n---\nx\n")
-    (tmp_path / "latin1.md").write_bytes("caf\xe9".encode("latin-1"))
+    (tmp_path / "latin1.md").write_bytes("ok\ncaf\xe9\nfine\nna\xefve".encode("latin-1"))
     result = load_content(tmp_path)
     assert [a.slug for a in result.articles] == ["good"]
-    messages = sorted(str(e) for e in result.errors)
-    assert any("bad.md" in m and "YAML" in m for m in messages)
-    assert any("latin1.md" in m and "UTF-8" in m for m in messages)
+    reasons = {s.path: " ".join(s.reasons) for s in result.skipped}
+    assert "YAML" in reasons["bad.md"] and "line 2" in reasons["bad.md"]
+    assert "UTF-8" in reasons["latin1.md"] and "line(s) 2, 4" in reasons["latin1.md"]
 
 
-def test_duplicate_slug_is_an_error_on_the_second_file(tmp_path: Path) -> None:
-    front = "---\ntitle: A\nslug: same\nsummary: S.\ntags: [rag]\nupdated: 2026-01-01\n---\nText.\n"
-    (tmp_path / "a.md").write_text(front)
-    (tmp_path / "b.md").write_text(front)
+def test_same_file_names_in_different_folders_both_index(tmp_path: Path) -> None:
+    front = "---\ntitle: A\nslug: same\n---\nText.\n"
+    for folder in ("api", "concepts"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "fields.md").write_text(front)
+        (tmp_path / folder / "index.md").write_text("# Section home\n\nIntro.\n")
     result = load_content(tmp_path)
-    assert len(result.articles) == 1
-    assert "b.md" in str(result.errors[0]) and "already used" in str(result.errors[0])
+    assert sorted(a.slug for a in result.articles) == [
+        "api",
+        "api/fields",
+        "concepts",
+        "concepts/fields",
+    ]
+    assert result.skipped == [] and result.warnings == []
 
 
-def test_readme_is_not_an_article(tmp_path: Path) -> None:
-    (tmp_path / "README.md").write_text("# How to write\n\nGuide.\n")
-    assert load_content(tmp_path).articles == []
+def test_readme_names_its_folder_and_index_wins_over_it(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("# Project\n\nOverview.\n")
+    (tmp_path / "guide").mkdir()
+    (tmp_path / "guide" / "README.md").write_text("# Guide readme\n\nText.\n")
+    (tmp_path / "guide" / "index.md").write_text("# Guide\n\nText.\n")
+    result = load_content(tmp_path)
+    slugs = {a.rel: a.slug for a in result.articles}
+    assert slugs == {"README.md": "index", "guide/index.md": "guide", "guide/README.md": "guide/README"}
+    assert [w.path for w in result.warnings] == ["guide/README.md"]

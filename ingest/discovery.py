@@ -1,0 +1,152 @@
+"""Which files under the content folder are pages, and the slug each one gets.
+
+Every Markdown or MDX file is a page unless an exclude pattern (gitignore syntax,
+``KB_EXCLUDE``) matches it. Links are followed only where they stay inside the content
+folder (each real folder once); links that leave it, and anything that is not a regular
+file (a FIFO, a device), are skipped with the reason, never read.
+
+Slugs come from the path relative to the content folder, so they are unique by
+construction: ``tutorial/middleware.md`` -> ``tutorial/middleware``; ``index.md``,
+``_index.md`` and ``README.md`` name their folder (in that order of precedence).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import pathspec
+
+from ingest.report import ContentWarning, Skipped
+
+MARKDOWN_SUFFIXES = frozenset({".md", ".mdx", ".markdown"})
+DEFAULT_EXCLUDE = ("node_modules/", ".*", "_*", "!_index.md")
+FOLDER_PAGES = ("index", "_index", "readme")  # precedence when several name one folder
+
+
+@dataclass(frozen=True)
+class ContentFile:
+    """A page file: where it is on disk and its path relative to the content folder."""
+
+    path: Path
+    rel: PurePosixPath
+    slug: str
+    size: int
+
+
+@dataclass
+class Discovery:
+    """The pages found, and what was passed over and why."""
+
+    files: list[ContentFile] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[ContentWarning] = field(default_factory=list)
+
+
+def _spec(exclude: Sequence[str]) -> pathspec.GitIgnoreSpec:
+    return pathspec.GitIgnoreSpec.from_lines(list(exclude))
+
+
+def discover(content_dir: Path, exclude: Sequence[str] = DEFAULT_EXCLUDE) -> Discovery:
+    """Every page under ``content_dir`` in a stable order, with its slug."""
+    root = content_dir.resolve()
+    spec = _spec(exclude)
+    found: list[tuple[Path, PurePosixPath, int]] = []
+    out = Discovery()
+    visited = {root}
+    for folder, dirnames, filenames in os.walk(root, followlinks=True):
+        here = Path(folder)
+        rel_folder = PurePosixPath(here.relative_to(root).as_posix())
+        keep = []
+        for name in sorted(dirnames):
+            rel = rel_folder / name
+            if spec.match_file(f"{rel}/"):
+                continue
+            real = (here / name).resolve()
+            if not real.is_relative_to(root):
+                out.skipped.append(Skipped(f"{rel}/", ("a link to a folder outside the content",)))
+                continue
+            if real in visited:  # a link back into the tree: each real folder once
+                continue
+            visited.add(real)
+            keep.append(name)
+        dirnames[:] = keep
+        for name in sorted(filenames):
+            rel = rel_folder / name
+            if PurePosixPath(name).suffix.lower() not in MARKDOWN_SUFFIXES:
+                continue
+            if spec.match_file(str(rel)):
+                continue
+            reason = _unsafe(here / name, root)
+            if reason:
+                out.skipped.append(Skipped(str(rel), (reason,)))
+                continue
+            found.append((here / name, rel, (here / name).stat().st_size))
+    found.sort(key=lambda item: str(item[1]))
+    slugs, collisions = assign_slugs([rel for _, rel, _ in found])
+    out.warnings.extend(collisions)
+    out.files = [
+        ContentFile(path=path, rel=rel, slug=slugs[rel], size=size) for path, rel, size in found
+    ]
+    return out
+
+
+def _unsafe(path: Path, root: Path) -> str:
+    """Why a file must not be read ("" when it may)."""
+    try:
+        real = path.resolve(strict=True)
+        mode = os.stat(real).st_mode
+    except (OSError, RuntimeError):
+        return "a broken link or unreadable file"
+    if not real.is_relative_to(root):
+        return "a link to a file outside the content folder"
+    if not stat.S_ISREG(mode):
+        return "not a regular file"
+    return ""
+
+
+def _stem_slug(rel: PurePosixPath) -> str:
+    return str(rel.with_suffix(""))
+
+
+def _folder_slug(rel: PurePosixPath) -> str | None:
+    if rel.stem.lower() not in FOLDER_PAGES:
+        return None
+    parent = str(rel.parent)
+    return "index" if parent == "." else parent
+
+
+def assign_slugs(
+    rels: Sequence[PurePosixPath],
+) -> tuple[dict[PurePosixPath, str], list[ContentWarning]]:
+    """Slugs for page paths; a file whose slug is taken keeps its own path instead."""
+    wanted: dict[PurePosixPath, str] = {}
+    for rel in rels:
+        wanted[rel] = _folder_slug(rel) or _stem_slug(rel)
+
+    def rank(rel: PurePosixPath) -> tuple[int, str]:
+        stem = rel.stem.lower()
+        order = FOLDER_PAGES.index(stem) if stem in FOLDER_PAGES else len(FOLDER_PAGES)
+        # A page named after its folder's own file (foo.md beside foo/index.md) wins over
+        # folder pages; among equals, .md before .mdx before .markdown, then by path.
+        return (0 if _folder_slug(rel) is None else 1 + order, str(rel))
+
+    slugs: dict[PurePosixPath, str] = {}
+    taken: set[str] = set()
+    warnings: list[ContentWarning] = []
+    for rel in sorted(rels, key=rank):
+        slug = wanted[rel]
+        if slug in taken:
+            fallback = _stem_slug(rel)
+            slug = fallback if fallback not in taken else str(rel)
+            warnings.append(
+                ContentWarning(
+                    str(rel), f"its page name '{wanted[rel]}' is taken; indexed as '{slug}'"
+                )
+            )
+        taken.add(slug)
+        slugs[rel] = slug
+    return slugs, warnings
