@@ -76,9 +76,7 @@ class TocSlugger:
         anchor = toc_slug(heading)
         while anchor in self._seen or not anchor:
             counted = _TOC_COUNTED.match(anchor)
-            anchor = (
-                f"{counted.group(1)}_{int(counted.group(2)) + 1}" if counted else f"{anchor}_1"
-            )
+            anchor = f"{counted.group(1)}_{int(counted.group(2)) + 1}" if counted else f"{anchor}_1"
         self._seen.add(anchor)
         return anchor
 

@@ -283,11 +283,7 @@ class Indexer:
         if missing:
             raise IndexValidationError(f"{collection} is missing {len(missing)} planned points")
         present = {p.article for p in indexed}
-        absent = [
-            a.slug
-            for a in articles
-            if a.slug not in present and a.has_text
-        ]
+        absent = [a.slug for a in articles if a.slug not in present and a.has_text]
         if absent:
             raise IndexValidationError(f"{collection} has no points for: {', '.join(absent)}")
         info = self.client.get_collection(collection)

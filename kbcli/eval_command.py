@@ -1,4 +1,12 @@
-"""`kb eval` command: metrics table or JSON, thresholds, saved results and diffs."""
+"""`kb eval` command: question sets, metrics tables or JSON, thresholds, saved results and
+diffs.
+
+Sets are named in the thresholds file (``[sets.NAME]`` with ``content``, ``golden`` and
+their own ``min``/``max``): ``kb eval`` runs ``golden``, ``kb eval --set NAME`` one set,
+``kb eval --all`` every set (CI). ``--content``/``--golden`` run any tree and question
+file; thresholds then come from the set with that question file, else the file's
+top-level ``[min]``/``[max]``.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +16,71 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import tomllib
+from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
-from kbcli.evaluate import (
-    diff_results,
-    evaluate,
-    failures,
-    load_thresholds,
-    save_results,
-    table,
-)
+from kbcli.evaluate import EvalReport, diff_results, evaluate, failures, save_results, table
 from kbcore.errors import KBError
 from kbcore.settings import Settings
+
+DEFAULT_SET = "golden"
+DEFAULT_GOLDEN = Path("eval/golden.jsonl")
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """A question set over a docs tree, with its thresholds."""
+
+    name: str
+    content: Path | None
+    golden: Path
+    minimum: dict[str, float] = field(default_factory=dict)
+    maximum: dict[str, float] = field(default_factory=dict)
+
+
+def _bounds(table: dict[str, Any], key: str) -> dict[str, float]:
+    return {k: float(v) for k, v in table.get(key, {}).items()}
+
+
+def load_sets(path: Path) -> tuple[dict[str, EvalSet], EvalSet]:
+    """The named sets of a thresholds file, and the default for ad-hoc runs."""
+    data = tomllib.loads(path.read_text()) if path.is_file() else {}
+    sets = {
+        name: EvalSet(
+            name=name,
+            content=Path(spec["content"]) if spec.get("content") else None,
+            golden=Path(spec.get("golden", DEFAULT_GOLDEN)),
+            minimum=_bounds(spec, "min"),
+            maximum=_bounds(spec, "max"),
+        )
+        for name, spec in data.get("sets", {}).items()
+    }
+    default = EvalSet("", None, DEFAULT_GOLDEN, _bounds(data, "min"), _bounds(data, "max"))
+    return sets, default
+
+
+def chosen_sets(args: argparse.Namespace) -> list[EvalSet]:
+    """The sets this invocation runs."""
+    sets, default = load_sets(Path(args.thresholds))
+    if args.all:
+        if not sets:
+            raise KBError(f"{args.thresholds} names no [sets.*] to run")
+        return list(sets.values())
+    if args.set:
+        unknown = [name for name in args.set if name not in sets]
+        if unknown:
+            raise KBError(f"unknown question set(s) {', '.join(unknown)}; known: {sorted(sets)}")
+        return [sets[name] for name in args.set]
+    if args.golden is None and args.content is None and DEFAULT_SET in sets:
+        return [sets[DEFAULT_SET]]
+    golden = Path(args.golden) if args.golden else DEFAULT_GOLDEN
+    same = [s for s in sets.values() if s.golden.resolve() == golden.resolve()]
+    bounds = same[0] if same else default
+    content = Path(args.content) if args.content else None
+    return [EvalSet("", content, golden, bounds.minimum, bounds.maximum)]
 
 
 def _base_results(base: str, settings: Settings, golden: Path) -> dict[str, object]:
@@ -50,34 +110,57 @@ def _base_results(base: str, settings: Settings, golden: Path) -> dict[str, obje
         return loaded
 
 
-def run_eval(args: argparse.Namespace, settings: Settings) -> int:
-    golden = Path(args.golden)
-    report = evaluate(settings, golden, Path(args.data) if args.data else None)
-    minimum, maximum = load_thresholds(Path(args.thresholds))
-    failed = failures(report.metrics, minimum, maximum)
-    if args.save:
+def _run_one(
+    args: argparse.Namespace, settings: Settings, chosen: EvalSet, single: bool
+) -> tuple[EvalReport, dict[str, Any]]:
+    if chosen.content is not None:
+        settings = settings.model_copy(update={"content_dir": chosen.content})
+    report = evaluate(settings, chosen.golden, Path(args.data) if args.data else None)
+    failed = failures(report.metrics, chosen.minimum, chosen.maximum)
+    body: dict[str, Any] = {**report.to_json(), "passed": not failed, "failures": failed}
+    if single and args.save:
         save_results(report, Path(args.save))
-    changes = None
-    if args.diff:
-        changes = diff_results(_base_results(args.diff, settings, golden), report)
-    if args.json:
-        body = {**report.to_json(), "passed": not failed, "failures": failed}
-        if changes is not None:
-            body["changes"] = changes
-        sys.stdout.write(json.dumps(body) + "\n")
-    else:
-        print(table(report.metrics, minimum, maximum))
+    if single and args.diff:
+        body["changes"] = diff_results(_base_results(args.diff, settings, chosen.golden), report)
+    return report, body
+
+
+def _print(name: str, report: EvalReport, body: dict[str, Any], chosen: EvalSet) -> None:
+    if name:
+        index = report.index
         print(
-            f"\n{report.counts['questions']} questions ({report.counts['answerable']} answerable, "
-            f"{report.counts['unanswerable']} unanswerable, {report.counts['follow_ups']} "
-            "follow-ups)"
+            f"== {name}: {index.get('files', 0)} files ({index.get('docs_format', '')}), "
+            f"{index.get('articles', 0)} articles, {index.get('skipped', 0)} skipped, "
+            f"{index.get('chunks', 0)} chunks, indexed in {index.get('seconds', 0)} s"
         )
-        if changes is not None:
-            print(f"\n{len(changes)} questions changed against {args.diff}:")
-            for change in changes:
-                print(f"  {change['id']}: {change['question']}\n      {change['change']}")
-        if failed:
-            print("\nFAILED: " + "; ".join(failed))
-        else:
-            print("\nall thresholds met")
-    return 1 if failed else 0
+    print(table(report.metrics, chosen.minimum, chosen.maximum))
+    counts = report.counts
+    print(
+        f"\n{counts['questions']} questions ({counts['answerable']} answerable, "
+        f"{counts['unanswerable']} unanswerable, {counts['follow_ups']} follow-ups)"
+    )
+    if "changes" in body:
+        print(f"\n{len(body['changes'])} questions changed:")
+        for change in body["changes"]:
+            print(f"  {change['id']}: {change['question']}\n      {change['change']}")
+    print("\nFAILED: " + "; ".join(body["failures"]) if body["failures"] else "\nthresholds met")
+
+
+def run_eval(args: argparse.Namespace, settings: Settings) -> int:
+    chosen = chosen_sets(args)
+    single = len(chosen) == 1
+    if not single and (args.save or args.diff):
+        raise KBError("--save and --diff take one question set at a time")
+    bodies: dict[str, dict[str, Any]] = {}
+    for item in chosen:
+        report, body = _run_one(args, settings, item, single)
+        bodies[item.name or "adhoc"] = body
+        if not args.json:
+            _print(item.name if not single else "", report, body, item)
+            if not single:
+                print()
+    passed = all(body["passed"] for body in bodies.values())
+    if args.json:
+        out = next(iter(bodies.values())) if single else {"sets": bodies, "passed": passed}
+        sys.stdout.write(json.dumps(out) + "\n")
+    return 0 if passed else 1

@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest.articles import load_content
+from ingest.articles import Article, load_content
+from ingest.report import IngestReport
 from ingest.runner import content_source, ingest
 from kbcore.answering.engine import ChatEngine, build_chat_engine
 from kbcore.answering.models import Turn
@@ -30,7 +31,7 @@ METRICS = (
     "hit_at_1", "hit_at_3", "hit_at_5", "mrr", "ndcg_at_10",
     "section_hit_at_1", "section_hit_at_3", "section_hit_at_5", "section_mrr",
     "section_ndcg_at_10",
-    "answer_in_context", "citation_validity", "citation_precision",
+    "answer_in_context", "article_cited", "citation_validity", "citation_precision",
     "refusal_accuracy", "false_refusal_rate",
     "latency_p50_ms", "latency_p95_ms",
 )  # fmt: skip
@@ -53,6 +54,7 @@ class QuestionResult:
     valid_citations: int
     expected_citations: int
     latency_ms: float
+    reason: str = ""
 
 
 @dataclass
@@ -60,15 +62,54 @@ class EvalReport:
     metrics: dict[str, float]
     questions: list[QuestionResult] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    index: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {**{k: round(v, 4) for k, v in self.metrics.items()}, "counts": self.counts}
+        return {
+            **{k: round(v, 4) for k, v in self.metrics.items()},
+            "counts": self.counts,
+            "index": self.index,
+        }
 
 
 def load_golden(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise ContentError(path, "golden question file not found")
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def resolve_targets(golden: list[dict[str, Any]], articles: list[Article]) -> None:
+    """Questions written against files (``path`` + ``heading``, as for a real docs tree)
+    get the ``article`` slug and section ``anchor`` the index gives them."""
+    by_path = {a.rel: a for a in articles}
+    for q in golden:
+        if "article" in q and "anchor" in q:
+            continue
+        article = by_path.get(str(q.get("path") or ""))
+        q["article"] = article.slug if article is not None else ""
+        heading = q.get("heading")
+        q["anchor"] = ""
+        if article is not None and heading:
+            q["anchor"] = next(
+                (s.anchor for s in article.sections if _norm(s.heading) == _norm(heading)), ""
+            )
+
+
+def index_summary(report: IngestReport) -> dict[str, Any]:
+    """What indexing the tree found, for the eval report."""
+    return {
+        "docs_format": report.docs_format,
+        "files": report.files,
+        "articles": report.articles,
+        "skipped": len(report.skipped),
+        "warnings": len(report.warnings),
+        "chunks": report.chunks,
+        "seconds": round(report.seconds, 2),
+    }
 
 
 def _rank(items: list[str], target: str) -> int | None:
@@ -126,6 +167,7 @@ async def _ask_all(
                 valid_citations=valid,
                 expected_citations=sum(c.article == q.get("article") for c in answer.citations),
                 latency_ms=latency,
+                reason=answer.reason,
             )
         )
     return results
@@ -155,6 +197,9 @@ def score(golden: list[dict[str, Any]], results: list[QuestionResult]) -> EvalRe
     citations = sum(len(r.citations) for r in results)
     metrics["citation_validity"] = (
         sum(r.valid_citations for r in results) / citations if citations else 1.0
+    )
+    metrics["article_cited"] = (
+        sum(1 for r in answerable if r.expected_citations) / len(answerable) if answerable else 0.0
     )
     answered_citations = sum(len(r.citations) for r in answerable)
     metrics["citation_precision"] = (
@@ -194,17 +239,17 @@ def evaluate(settings: Settings, golden_path: Path, data_dir: Path | None = None
 
 def _evaluate(runtime: Runtime, settings: Settings, golden: list[dict[str, Any]]) -> EvalReport:
     try:
-        ingest(runtime, validators=())
+        indexed = ingest(runtime, validators=())
         engine = build_chat_engine(runtime.retriever, settings)
-        sections = {
-            (a.slug, s.anchor): s.text
-            for a in load_content(content_source(settings)).articles
-            for s in a.sections
-        }
+        articles = load_content(content_source(settings)).articles
+        resolve_targets(golden, articles)
+        sections = {(a.slug, s.anchor): s.text for a in articles for s in a.sections}
         results = asyncio.run(_ask_all(engine, golden, sections))
     finally:
         runtime.close()
-    return score(golden, results)
+    report = score(golden, results)
+    report.index = index_summary(indexed)
+    return report
 
 
 def load_thresholds(path: Path) -> tuple[dict[str, float], dict[str, float]]:

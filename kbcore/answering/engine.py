@@ -18,7 +18,7 @@ import numpy as np
 from kbcore.answering.citations import verify
 from kbcore.answering.extractive import Draft, ExtractiveAnswerer
 from kbcore.answering.llm import NOT_COVERED, LLMAnswerer, MarkerFilter
-from kbcore.answering.models import Answer, Suggestion, Turn
+from kbcore.answering.models import Answer, Refusal, RefusalCode, Suggestion, Turn
 from kbcore.answering.rewrite import (
     Rewrite,
     last_user_question,
@@ -144,7 +144,8 @@ class ChatEngine:
         """Verify a draft; if nothing verifiable remains, refuse."""
         text, citations = verify(draft.text, draft.citations, prepared.by_key)
         if not citations:
-            return self.refusal(prepared)
+            detail = "no sentence of the closest sections could be verified as an answer"
+            return self.refusal(prepared, Refusal(RefusalCode.UNVERIFIED, detail))
         return Answer(
             answer=text,
             citations=citations,
@@ -224,7 +225,7 @@ class ChatEngine:
         prepared = await asyncio.to_thread(self.prepare, message, history, tags, rewrite)
         yield "meta", {"index_version": prepared.index_version, "answerer": self.answerer}
         if not prepared.support.grounded:
-            answer = self.refusal(prepared)
+            answer = self.refusal(prepared, prepared.support.refusal)
             for piece in _pieces(answer.answer):
                 yield "delta", {"text": piece}
         elif self.llm is None:
@@ -269,7 +270,7 @@ class ChatEngine:
         yield "citations", {"citations": [c.to_json() for c in answer.citations]}
         yield "answer", {"answer": answer}
 
-    def refusal(self, prepared: Prepared) -> Answer:
+    def refusal(self, prepared: Prepared, why: Refusal | None) -> Answer:
         """An honest "not covered", with the nearest articles as suggestions."""
         suggestions = suggest(prepared.hits)
         return Answer(
@@ -280,6 +281,7 @@ class ChatEngine:
             index_version=prepared.index_version,
             query=prepared.rewrite.query,
             answerer="refusal",
+            refusal=why,
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Literal
 
 
@@ -55,6 +56,35 @@ class Suggestion:
         return {"article": self.article, "title": self.title, "url": self.url, "path": self.path}
 
 
+class RefusalCode(StrEnum):
+    """Why an answer is a refusal (machine-readable, in the API response and logs)."""
+
+    NO_SOURCES = "no_sources"  # retrieval found nothing
+    LOW_SIMILARITY = "low_similarity"  # the best section is below the index's floor
+    UNSUPPORTED_TERM = "unsupported_term"  # the question turns on a term no section has
+    UNVERIFIED = "unverified"  # no claim of the draft could be verified against a source
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why the knowledge base did not answer, with the numbers that decided it."""
+
+    code: RefusalCode
+    detail: str
+    score: float | None = None
+    floor: float | None = None
+    terms: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "code": self.code.value,
+            "detail": self.detail,
+            "score": None if self.score is None else round(self.score, 4),
+            "floor": None if self.floor is None else round(self.floor, 4),
+            "terms": list(self.terms),
+        }
+
+
 @dataclass
 class Answer:
     """A verified answer (or an honest refusal) and what produced it."""
@@ -66,6 +96,12 @@ class Answer:
     index_version: str
     query: str = ""  # the standalone query retrieval used
     answerer: str = "extractive"
+    refusal: Refusal | None = None
+
+    @property
+    def reason(self) -> str:
+        """The refusal code, or "" for an answer."""
+        return self.refusal.code.value if self.refusal is not None else ""
 
     def to_json(self, conversation_id: str) -> dict[str, object]:
         return {
@@ -75,4 +111,5 @@ class Answer:
             "suggestions": [s.to_json() for s in self.suggestions],
             "conversation_id": conversation_id,
             "index_version": self.index_version,
+            "refusal": self.refusal.to_json() if self.refusal is not None else None,
         }

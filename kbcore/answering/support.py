@@ -17,6 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from kbcore.answering.models import Refusal, RefusalCode
 from kbcore.answering.sources import Source
 from kbcore.answering.vocabulary import words_of
 
@@ -106,7 +107,7 @@ class Support:
     grounded: bool
     top_dense: float
     unsupported: list[str] = field(default_factory=list)
-    reason: str = ""
+    refusal: Refusal | None = None
 
 
 def specific_terms(question: str) -> list[str]:
@@ -151,13 +152,26 @@ def unsupported_terms(question: str, sources: Sequence[Source]) -> list[str]:
 def assess(question: str, sources: Sequence[Source], min_dense: float = MIN_DENSE) -> Support:
     """Decide whether the sources can ground an answer to ``question``."""
     if not sources:
-        return Support(False, 0.0, reason="nothing relevant was found")
+        return Support(
+            False, 0.0, refusal=Refusal(RefusalCode.NO_SOURCES, "nothing relevant was found")
+        )
     top_dense = max((s.hit.dense_score or 0.0) for s in sources[:3])
     if top_dense < min_dense:
-        return Support(False, top_dense, reason="the closest sections are not similar enough")
+        detail = (
+            f"the closest section scores {top_dense:.2f}, below this index's floor of "
+            f"{min_dense:.2f}"
+        )
+        refusal = Refusal(RefusalCode.LOW_SIMILARITY, detail, top_dense, min_dense)
+        return Support(False, top_dense, refusal=refusal)
     missing = unsupported_terms(question, sources[:3])
     if missing:
-        return Support(
-            False, top_dense, missing, reason="the sections never mention " + ", ".join(missing)
+        detail = (
+            "the question turns on "
+            + ", ".join(f"'{m}'" for m in missing)
+            + (", which the closest sections never mention")
         )
+        refusal = Refusal(
+            RefusalCode.UNSUPPORTED_TERM, detail, top_dense, min_dense, tuple(missing)
+        )
+        return Support(False, top_dense, missing, refusal=refusal)
     return Support(True, top_dense)

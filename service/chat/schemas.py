@@ -71,7 +71,8 @@ class CitationOut(BaseModel):
     title: str
     heading: str
     anchor: str
-    url: str
+    url: str = Field(description="The section on the published site (or the demo site).")
+    path: str = Field(description="The source file, relative to the content folder.")
     quote: str
     score: float
 
@@ -80,6 +81,15 @@ class SuggestionOut(BaseModel):
     article: str
     title: str
     url: str
+    path: str
+
+
+class RefusalOut(BaseModel):
+    code: Literal["no_sources", "low_similarity", "unsupported_term", "unverified"]
+    detail: str
+    score: float | None = Field(description="The best section's similarity to the question.")
+    floor: float | None = Field(description="The similarity this index needs to answer.")
+    terms: list[str] = Field(description="Terms the question turns on that no section has.")
 
 
 class ChatResponse(BaseModel):
@@ -89,3 +99,6 @@ class ChatResponse(BaseModel):
     suggestions: list[SuggestionOut]
     conversation_id: str
     index_version: str
+    refusal: RefusalOut | None = Field(
+        description="Why the question was not answered (null when grounded)."
+    )

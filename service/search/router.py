@@ -20,6 +20,7 @@ class SearchHitOut(BaseModel):
     heading_path: str
     anchor: str
     url: str
+    path: str
     text: str
     score: float
     dense_score: float | None

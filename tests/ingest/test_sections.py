@@ -143,5 +143,9 @@ def test_readme_names_its_folder_and_index_wins_over_it(tmp_path: Path) -> None:
     (tmp_path / "guide" / "index.md").write_text("# Guide\n\nText.\n")
     result = load_content(tmp_path)
     slugs = {a.rel: a.slug for a in result.articles}
-    assert slugs == {"README.md": "index", "guide/index.md": "guide", "guide/README.md": "guide/README"}
+    assert slugs == {
+        "README.md": "index",
+        "guide/index.md": "guide",
+        "guide/README.md": "guide/README",
+    }
     assert [w.path for w in result.warnings] == ["guide/README.md"]
