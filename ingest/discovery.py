@@ -23,7 +23,8 @@ import pathspec
 from ingest.report import ContentWarning, Skipped
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".mdx", ".markdown"})
-DEFAULT_EXCLUDE = ("node_modules/", ".*", "_*", "!_index.md")
+DEFAULT_EXCLUDE = ("node_modules/", "_*", "!_index.md")
+ALWAYS_EXCLUDED = (".*",)  # hidden files and folders (.git, .github) are never pages
 FOLDER_PAGES = ("index", "_index", "readme")  # precedence when several name one folder
 
 
@@ -51,47 +52,84 @@ def _spec(exclude: Sequence[str]) -> pathspec.GitIgnoreSpec:
 
 
 def discover(content_dir: Path, exclude: Sequence[str] = DEFAULT_EXCLUDE) -> Discovery:
-    """Every page under ``content_dir`` in a stable order, with its slug."""
+    """Every page under ``content_dir`` in a stable order, with its slug.
+
+    Real files and folders are walked first; a link is followed afterwards only when its
+    target is inside the content folder and was not reached already (so each file is read
+    once, whichever way it is reached), and is refused when its target is outside.
+    """
     root = content_dir.resolve()
-    spec = _spec(exclude)
-    found: list[tuple[Path, PurePosixPath, int]] = []
+    spec = _spec([*exclude, *ALWAYS_EXCLUDED])
     out = Discovery()
-    visited = {root}
-    for folder, dirnames, filenames in os.walk(root, followlinks=True):
-        here = Path(folder)
-        rel_folder = PurePosixPath(here.relative_to(root).as_posix())
-        keep = []
-        for name in sorted(dirnames):
-            rel = rel_folder / name
-            if spec.match_file(f"{rel}/"):
-                continue
-            real = (here / name).resolve()
-            if not real.is_relative_to(root):
-                out.skipped.append(Skipped(f"{rel}/", ("a link to a folder outside the content",)))
-                continue
-            if real in visited:  # a link back into the tree: each real folder once
-                continue
-            visited.add(real)
-            keep.append(name)
-        dirnames[:] = keep
-        for name in sorted(filenames):
-            rel = rel_folder / name
-            if PurePosixPath(name).suffix.lower() not in MARKDOWN_SUFFIXES:
-                continue
-            if spec.match_file(str(rel)):
-                continue
-            reason = _unsafe(here / name, root)
-            if reason:
-                out.skipped.append(Skipped(str(rel), (reason,)))
-                continue
-            found.append((here / name, rel, (here / name).stat().st_size))
-    found.sort(key=lambda item: str(item[1]))
-    slugs, collisions = assign_slugs([rel for _, rel, _ in found])
+    found: dict[Path, tuple[Path, PurePosixPath]] = {}  # real path -> (path, rel)
+    walked: set[Path] = set()
+    links: list[tuple[Path, PurePosixPath, bool]] = []  # (path, rel, is_folder)
+
+    def walk(top: Path, rel_top: PurePosixPath, follow: bool) -> None:
+        for folder, dirnames, filenames in os.walk(top):
+            here = Path(folder)
+            rel_folder = rel_top / here.relative_to(top).as_posix()
+            walked.add(here.resolve())
+            keep = []
+            for name in sorted(dirnames):
+                rel = _clean(rel_folder / name)
+                if spec.match_file(f"{rel}/"):
+                    continue
+                if (here / name).is_symlink():
+                    if follow:
+                        links.append((here / name, rel, True))
+                    continue
+                keep.append(name)
+            dirnames[:] = keep
+            for name in sorted(filenames):
+                rel = _clean(rel_folder / name)
+                if PurePosixPath(name).suffix.lower() not in MARKDOWN_SUFFIXES:
+                    continue
+                if spec.match_file(str(rel)):
+                    continue
+                if (here / name).is_symlink() and follow:
+                    links.append((here / name, rel, False))
+                    continue
+                _add(here / name, rel)
+
+    def _add(path: Path, rel: PurePosixPath) -> None:
+        reason = _unsafe(path, root)
+        if reason:
+            out.skipped.append(Skipped(str(rel), (reason,)))
+            return
+        found.setdefault(path.resolve(), (path, rel))
+
+    walk(root, PurePosixPath("."), follow=True)
+    for path, rel, is_folder in sorted(links, key=lambda item: str(item[1])):
+        try:
+            real = path.resolve(strict=True)
+        except (OSError, RuntimeError):
+            out.skipped.append(Skipped(str(rel), ("a broken link",)))
+            continue
+        if not real.is_relative_to(root):
+            what = "folder" if is_folder else "file"
+            out.skipped.append(
+                Skipped(
+                    f"{rel}/" if is_folder else str(rel),
+                    (f"a link to a {what} outside the content folder",),
+                )
+            )
+        elif is_folder and real not in walked:
+            walk(path, rel, follow=False)
+        elif not is_folder and real not in found:
+            _add(path, rel)
+    files = sorted(found.values(), key=lambda item: str(item[1]))
+    slugs, collisions = assign_slugs([rel for _, rel in files])
     out.warnings.extend(collisions)
     out.files = [
-        ContentFile(path=path, rel=rel, slug=slugs[rel], size=size) for path, rel, size in found
+        ContentFile(path=path, rel=rel, slug=slugs[rel], size=path.stat().st_size)
+        for path, rel in files
     ]
     return out
+
+
+def _clean(rel: PurePosixPath) -> PurePosixPath:
+    return PurePosixPath(*[part for part in rel.parts if part != "."])
 
 
 def _unsafe(path: Path, root: Path) -> str:

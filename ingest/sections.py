@@ -9,6 +9,7 @@ heading token so the demo site renders the very ids the index links to.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -22,6 +23,7 @@ from ingest.markdown import container_title
 SectionKind = Literal["overview", "section", "faq"]
 FAQ_HEADINGS = frozenset({"faq", "faqs", "frequently asked questions"})
 _TITLED_CONTAINERS = ("container_admonition_open", "container_blocks_open")
+_SPACES = re.compile(r"(?<=\S) {2,}(?=\S)")
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,8 @@ def inline_text(token: Token) -> str:
             out.append("\n")
         elif child.type == "image":
             out.append(inline_text(child))
-    return "".join(out).strip()
+    # Syntax that left the text (templates, icons, inline HTML) leaves no double spaces.
+    return _SPACES.sub(" ", "".join(out)).strip()
 
 
 def block_lines(tokens: Sequence[Token]) -> list[tuple[str, bool]]:

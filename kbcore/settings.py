@@ -31,9 +31,9 @@ class Settings(BaseSettings):
         description="Folder of Markdown/MDX pages (our articles, or a site's docs/ folder).",
     )
     exclude: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["node_modules/", ".*", "_*", "!_index.md"],
+        default_factory=lambda: ["node_modules/", "_*", "!_index.md"],
         description="Paths under the content folder that are not pages (gitignore-style "
-        "globs; JSON list or comma-separated).",
+        "globs; JSON list or comma-separated). Hidden files and folders never are.",
     )
     docs_format: Literal["auto", "mkdocs", "docusaurus", "hugo", "gfm"] = Field(
         "auto",

@@ -108,3 +108,28 @@ def test_locked_embedded_folder_is_a_clear_error(env: dict[str, str]) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_ingest_json_reports_skipped_files_with_reasons_and_warnings(
+    env: dict[str, str],
+) -> None:
+    content = Path(env["KB_CONTENT_DIR"])
+    (content / "broken.md").write_text("---\ntitle: [oops\n---\nText.\n")
+    (content / "undecodable.md").write_bytes(b"fine\n\xff\xfe bad\n")
+    (content / "includes.md").write_text('Intro text.\n\n--8<-- "nowhere.md"\n')
+    report = json.loads(run(["ingest", "--json"], env).stdout.strip().splitlines()[-1])
+    assert report["files"] == 5 and report["articles"] == 3 and report["docs_format"] == "mkdocs"
+    skipped = {s["path"]: s["reasons"] for s in report["skipped"]}
+    assert set(skipped) == {"broken.md", "undecodable.md"}
+    assert "line 2" in skipped["broken.md"][0] and "YAML" in skipped["broken.md"][0]
+    assert "line(s) 2" in skipped["undecodable.md"][0]
+    assert report["warnings"] == [
+        {
+            "path": "includes.md",
+            "line": 3,
+            "message": "include 'nowhere.md' was not found in the docs tree; left out",
+        }
+    ]
+    human = run(["ingest"], env)
+    assert "skipped: broken.md: line 2" in human.stderr
+    assert "warning: includes.md:3: include 'nowhere.md'" in human.stderr

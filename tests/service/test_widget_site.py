@@ -272,3 +272,27 @@ def test_article_pages_follow_file_changes(tmp_site: tuple[TestClient, Path]) ->
     assert 'id="brand-new-section"' in page
     path.unlink()
     assert http.get("/learn/plain-file").status_code == 404
+
+
+def test_a_docs_tree_renders_as_its_site_shows_it(content_runtime: Runtime, tmp_path: Path) -> None:
+    """Generator syntax renders as callouts and text, never as literal fences; links
+    between pages lead to their demo pages."""
+    site = Path(__file__).resolve().parents[1] / "fixtures" / "docs" / "mkdocs-site"
+    settings = make_settings(tmp_path, content_dir=site / "docs", docs_root=site)
+    http = TestClient(create_app(settings, runtime=content_runtime, sync_on_start=False))
+    page = http.get("/learn/index")
+    assert page.status_code == 200
+    body = page.text.split("<article>", 1)[1]
+    assert '<div class="admonition note">' in body
+    assert '<p class="admonition-title">Python versions</p>' in body
+    assert '<p class="admonition-title">Breaking change</p>' in body
+    assert '<p class="tab-title">TOML</p>' in body
+    assert "Shared snippet text: widgets are thread-safe." in body
+    visible = re.sub(r"<[^>]+>", "", body)
+    for syntax in ("!!!", "???", "///", '=== "', "--8<--", "{*", "{ #", "{{", ":material-"):
+        assert syntax not in visible, syntax
+    hrefs = [str(a.get("href")) for tag, a in tags_of(body) if tag == "a"]
+    assert "/learn/guide/usage#rotate-a-widget" in hrefs
+    assert heading_ids(body)[:2] == ["install-widgets", "configure"]
+    usage = http.get("/learn/guide/usage").text.split("<article>", 1)[1]
+    assert "Raw HTML keeps its text." in usage and "onclick" not in usage
