@@ -25,6 +25,7 @@ from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
 from ingest.articles import Article, ContentSource, load_content
+from ingest.calibrate import calibrate
 from ingest.chunking import ChunkingConfig, PreparedChunk, chunk_article
 from ingest.diff import ContentDiff, compute_diff, scroll_indexed
 from ingest.report import IngestReport
@@ -48,6 +49,9 @@ log = logging.getLogger(__name__)
 UPSERT_BATCH = 256
 STALE_BUILD = dt.timedelta(hours=1)
 EMBED_BLOCK = 256
+# A build that embeds or drops fewer than this share of the chunks keeps its parent's
+# refusal floor instead of measuring it again (a one-article edit stays cheap).
+RECALIBRATE_SHARE = 0.02
 ProgressFn = Callable[[int, int], None]
 Validator = Callable[[QdrantClient, str, set[str]], None]  # (client, collection, articles)
 
@@ -180,10 +184,16 @@ class Indexer:
                 report.copied = self._copy(base, collection, diff)
             report.embedded = self._embed_and_upsert(collection, diff, encoder, progress)
             self._validate(collection, chunks, loaded.articles)
-            self.client.update_collection(
-                collection,
-                metadata=new_manifest.model_copy(update={"status": "ready"}).model_dump(),
+            calibration = self._calibration(collection, chunks, manifest, diff)
+            ready = new_manifest.model_copy(
+                update={
+                    "status": "ready",
+                    "refusal_floor": calibration.get("floor"),
+                    "calibration": calibration,
+                }
             )
+            self.client.update_collection(collection, metadata=ready.model_dump())
+            report.refusal_floor = ready.refusal_floor
             switch_alias(self.client, self.alias, collection)
         except BaseException:
             log.warning("index build %s failed; the served index is unchanged", version)
@@ -194,6 +204,23 @@ class Indexer:
         prune_versions(self.client, self.alias, options.keep_versions)
         report.seconds = time.perf_counter() - started
         return report
+
+    def _calibration(
+        self,
+        collection: str,
+        chunks: list[PreparedChunk],
+        parent: IndexManifest | None,
+        diff: ContentDiff,
+    ) -> dict[str, float]:
+        """The refusal floor: measured anew, or the parent's when little changed."""
+        changed = len(diff.to_embed) + len(diff.deleted_ids)
+        if (
+            parent is not None
+            and parent.calibration
+            and changed <= RECALIBRATE_SHARE * max(len(chunks), 1)
+        ):
+            return dict(parent.calibration)
+        return calibrate(self.client, collection, self.embedder, chunks).to_json()
 
     def _create(self, collection: str, manifest: IndexManifest) -> None:
         self.client.create_collection(

@@ -53,6 +53,7 @@ class IngestReport:
     previous_version: str | None = None
     switched: bool = False
     dry_run: bool = False
+    refusal_floor: float | None = None
     docs_format: str = ""
     files: int = 0
     skipped: list[Skipped] = field(default_factory=list)
@@ -73,6 +74,7 @@ class IngestReport:
             "previous_version": self.previous_version,
             "switched": self.switched,
             "dry_run": self.dry_run,
+            "refusal_floor": self.refusal_floor,
             "docs_format": self.docs_format,
             "skipped": [s.to_json() for s in self.skipped],
             "warnings": [w.to_json() for w in self.warnings],

@@ -24,6 +24,8 @@ SectionKind = Literal["overview", "section", "faq"]
 FAQ_HEADINGS = frozenset({"faq", "faqs", "frequently asked questions"})
 _TITLED_CONTAINERS = ("container_admonition_open", "container_blocks_open")
 _SPACES = re.compile(r"(?<=\S) {2,}(?=\S)")
+# Control characters never reach the index (answer markers are made of two of them).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -98,19 +100,22 @@ def block_lines(tokens: Sequence[Token]) -> list[tuple[str, bool]]:
     lines and table header rows)."""
     lines: list[tuple[str, bool]] = []
     row: list[str] | None = None
+    header: list[str] = []
     in_head = False
     skip_inline = False
     for token in tokens:
         kind = token.type
         if kind == "thead_open":
-            in_head = True
+            in_head, header = True, []
         elif kind == "thead_close":
             in_head = False
         elif kind == "tr_open":
             row = []
         elif kind == "tr_close" and row is not None:
-            if any(cell for cell in row):
-                lines.append((" | ".join(row), not in_head))
+            if in_head:
+                header = row
+            elif any(cell for cell in row):
+                lines.append((table_row(header, row), True))
             row = None
         elif kind == "admonition_open":
             skip_inline = not token.meta.get("explicit_title")
@@ -139,7 +144,19 @@ def block_lines(tokens: Sequence[Token]) -> list[tuple[str, bool]]:
             text = html_text(token.content)
             if text:
                 lines.append((text, True))
-    return [(line, prose) for line, prose in lines if line.strip()]
+    return [(_CONTROL.sub("", line), prose) for line, prose in lines if line.strip()]
+
+
+def table_row(header: Sequence[str], cells: Sequence[str]) -> str:
+    """A table row as one self-contained line: ``Default: 80 | CLI Override: --print-width``
+    (each cell labelled with its column, so the row reads on its own in an answer)."""
+    if not any(header):
+        return " | ".join(cells)
+    return " | ".join(
+        f"{label}: {cell}" if label and cell else cell or label
+        for label, cell in zip(header, cells, strict=False)
+        if cell
+    )
 
 
 @dataclass(frozen=True)

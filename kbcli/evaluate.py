@@ -55,6 +55,7 @@ class QuestionResult:
     expected_citations: int
     latency_ms: float
     reason: str = ""
+    reason_detail: str = ""
 
 
 @dataclass
@@ -168,6 +169,7 @@ async def _ask_all(
                 expected_citations=sum(c.article == q.get("article") for c in answer.citations),
                 latency_ms=latency,
                 reason=answer.reason,
+                reason_detail=answer.refusal.detail if answer.refusal is not None else "",
             )
         )
     return results

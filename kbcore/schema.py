@@ -77,6 +77,10 @@ class IndexManifest(BaseModel):
     parent: str | None = None
     fingerprint: str = ""
     status: Literal["building", "ready"] = "building"
+    refusal_floor: float | None = Field(
+        None, description="Similarity below which questions are refused (calibrated)."
+    )
+    calibration: dict[str, float] = Field(default_factory=dict)
 
 
 def point_id(article: str, anchor: str, chunk_index: int, kind: str, content_hash: str) -> str:

@@ -117,7 +117,8 @@ class ChatEngine:
             for i, hit in enumerate(result.hits)
         ]
         vocabulary = self.vocabulary(collection)
-        support = assess(rewrite.query, sources, self.min_dense)
+        floor = vocabulary.floor if vocabulary.floor is not None else self.min_dense
+        support = assess(rewrite.query, sources, floor, vocabulary, message, self.retriever.encoder)
         return Prepared(
             message=message,
             rewrite=rewrite,

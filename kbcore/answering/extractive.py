@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from kbcore.answering.citations import marker
 from kbcore.answering.models import Citation
 from kbcore.answering.scoring import ScoredSentence, SentenceScorer
 from kbcore.answering.sources import Sentence, Source
@@ -122,9 +123,22 @@ def _overlaps(a: Sentence, b: Sentence, source_a: Source, source_b: Source) -> b
     return source_a.number == source_b.number and a.offset == b.offset
 
 
+FENCE = "```"
+
+
+def display(quote: str, code: str) -> str:
+    """How a quote reads in the answer: verbatim, with the code block that ends it (the
+    ``code`` suffix of ``quote``) fenced so it renders as code."""
+    if not code:
+        return quote
+    return f"{quote[: len(quote) - len(code)]}\n{FENCE}{code}\n{FENCE}"
+
+
 def _compose(chosen: list[ScoredSentence]) -> tuple[str, list[Citation]]:
     """Reading order within each section; sections in order of their best sentence; one
-    citation per run of adjacent sentences (its quote is their verbatim span)."""
+    citation per run of adjacent sentences (its quote is their verbatim span, with the
+    code block that follows a sentence ending in ":"). The answer is the quotes and their
+    markers, nothing else."""
     order: list[int] = []
     by_source: dict[int, list[ScoredSentence]] = {}
     for item in chosen:
@@ -143,14 +157,16 @@ def _compose(chosen: list[ScoredSentence]) -> tuple[str, list[Citation]]:
                 runs.append([item])
         for run in runs:
             source = run[0].source
+            last = run[-1].sentence
+            code = source.code_after(last) if last.text.rstrip().endswith(":") else ""
             quote = _span(source, run)
             if quote is None:  # not contiguous in one stored chunk: cite each sentence
                 for single in run:
                     citations.append(single.source.cite(len(citations) + 1, single.sentence.text))
-                    parts.append(f"{single.text} [{len(citations)}]")
+                    parts.append(single.sentence.text + marker(len(citations)))
                 continue
-            citations.append(source.cite(len(citations) + 1, quote))
-            parts.append(f"{' '.join(s.text for s in run)} [{len(citations)}]")
+            citations.append(source.cite(len(citations) + 1, quote + code))
+            parts.append(display(quote + code, code) + marker(len(citations)))
     return " ".join(parts), citations
 
 

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kbcore.answering.citations import MARKER, split_grouped_markers
+from kbcore.answering.citations import SENTINEL, adopt_markers
 from kbcore.answering.extractive import Draft
 from kbcore.answering.models import Citation, Turn
 from kbcore.answering.sources import Sentence, Source
@@ -154,10 +154,10 @@ class LLMAnswerer:
 
     def draft(self, text: str, sources: Sequence[Source]) -> Draft:
         """Citations for the model's markers: the best supporting sentence of each source."""
-        text = split_grouped_markers(text.strip())
+        by_number = {s.number: s for s in sources}
+        text = adopt_markers(text.strip(), set(by_number))
         if not text or text.startswith(NOT_COVERED):
             return Draft("", [], "llm")
-        by_number = {s.number: s for s in sources}
         citations: dict[int, Citation] = {}
         for claim, number in _claims(text):
             source = by_number.get(number)
@@ -186,7 +186,7 @@ def _claims(text: str) -> list[tuple[str, int]]:
     """(the text a marker closes, the marker's number), in order."""
     out = []
     last = 0
-    for match in MARKER.finditer(text):
+    for match in SENTINEL.finditer(text):
         claim = text[last : match.start()]
         pieces = [p for p in _CLAIM_END.split(claim) if p.strip()]
         out.append((pieces[-1] if pieces else claim, int(match.group(1))))

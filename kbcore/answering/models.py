@@ -62,6 +62,7 @@ class RefusalCode(StrEnum):
     NO_SOURCES = "no_sources"  # retrieval found nothing
     LOW_SIMILARITY = "low_similarity"  # the best section is below the index's floor
     UNSUPPORTED_TERM = "unsupported_term"  # the question turns on a term no section has
+    MISSING_VALUE = "missing_value"  # it asks for a limit or a date no section states
     UNVERIFIED = "unverified"  # no claim of the draft could be verified against a source
 
 

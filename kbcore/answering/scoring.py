@@ -79,12 +79,6 @@ def _defines(sentence: str, term: str) -> bool:
     )
 
 
-def _without_yes_no(text: str) -> str:
-    """ "Yes, a fine-tuned model can..." -> "A fine-tuned model can..." """
-    rest = _YES_NO_ANSWER.sub("", text, count=1).lstrip(" ,:;-")
-    return rest[:1].upper() + rest[1:] if rest else text
-
-
 @dataclass(frozen=True)
 class Weights:
     """How much each signal counts (tuned on the golden set)."""
@@ -112,13 +106,10 @@ class ScoredSentence:
     score: float
     lexical: float
     dense: float
-    # How the sentence reads in the answer: a "Yes, ..." that answers its own heading's
-    # question rather than the visitor's loses the "Yes, " (the quote keeps it).
-    display: str = ""
 
     @property
     def text(self) -> str:
-        return self.display or self.sentence.text
+        return self.sentence.text
 
 
 @dataclass
@@ -165,7 +156,7 @@ class SentenceScorer:
         defined = _defined_term(query)
         yes_no = bool(_YES_NO_QUESTION.match(query))
         heading_similarity = self.similarity(query_vector, [s.hit.heading for s in sources])
-        rough: list[tuple[float, float, Source, Sentence, str]] = []
+        rough: list[tuple[float, float, Source, Sentence]] = []
         for rank, (source, heading_dense) in enumerate(
             zip(sources, heading_similarity, strict=True)
         ):
@@ -194,24 +185,19 @@ class SentenceScorer:
                         else 0.0
                     )
                 )
-                display = (
-                    _without_yes_no(sentence.text)
-                    if not yes_no_fits and _YES_NO_ANSWER.match(sentence.text)
-                    else ""
-                )
-                rough.append((base, lexical, source, sentence, display))
+                rough.append((base, lexical, source, sentence))
         rough.sort(key=lambda item: -item[0])
         shortlisted = rough[: w.dense_candidates]
         similarities = self.similarity(query_vector, [item[3].text for item in shortlisted])
         scored = [
-            ScoredSentence(source, sentence, base + w.dense * dense, lexical, dense, display)
-            for (base, lexical, source, sentence, display), dense in zip(
+            ScoredSentence(source, sentence, base + w.dense * dense, lexical, dense)
+            for (base, lexical, source, sentence), dense in zip(
                 shortlisted, similarities, strict=True
             )
         ]
         scored.extend(
-            ScoredSentence(source, sentence, base, lexical, 0.0, display)
-            for base, lexical, source, sentence, display in rough[w.dense_candidates :]
+            ScoredSentence(source, sentence, base, lexical, 0.0)
+            for base, lexical, source, sentence in rough[w.dense_candidates :]
         )
         return sorted(scored, key=lambda s: -s.score)
 

@@ -9,6 +9,8 @@ from kbcore.answering.models import Citation
 from kbcore.retrieval import SectionHit
 from kbcore.schema import ChunkPayload
 
+CODE_LINES = 15  # most lines of a code block that follows a sentence ending in ":"
+
 
 @dataclass(frozen=True)
 class Sentence:
@@ -46,6 +48,26 @@ class Source:
     def sentences(self) -> list[Sentence]:
         """Distinct sentences of the stored chunks, in reading order (computed once)."""
         return self._sentences
+
+    def code_after(self, sentence: Sentence, max_lines: int = CODE_LINES) -> str:
+        """The code lines right after ``sentence`` in its stored chunk, as a verbatim span
+        starting at the sentence's end ("" when a prose line follows instead)."""
+        for chunk in self.chunks:
+            end = sentence.offset - chunk.start + len(sentence.text)
+            if not 0 <= sentence.offset - chunk.start < end <= len(chunk.text):
+                continue
+            if chunk.text[sentence.offset - chunk.start : end] != sentence.text:
+                continue
+            starts = sorted(a for a, _ in chunk.sentences)
+            position, lines = end, 0
+            while position < len(chunk.text) and chunk.text[position] == "\n" and lines < max_lines:
+                line_end = chunk.text.find("\n", position + 1)
+                line_end = len(chunk.text) if line_end < 0 else line_end
+                if any(position < a < line_end for a in starts):
+                    break  # a prose line: the code (if any) ended
+                position, lines = line_end, lines + 1
+            return chunk.text[end:position] if lines else ""
+        return ""
 
     def text(self) -> str:
         """The stored text available for quoting (chunks joined, overlaps kept)."""

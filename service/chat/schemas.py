@@ -85,7 +85,9 @@ class SuggestionOut(BaseModel):
 
 
 class RefusalOut(BaseModel):
-    code: Literal["no_sources", "low_similarity", "unsupported_term", "unverified"]
+    code: Literal[
+        "no_sources", "low_similarity", "unsupported_term", "missing_value", "unverified"
+    ]
     detail: str
     score: float | None = Field(description="The best section's similarity to the question.")
     floor: float | None = Field(description="The similarity this index needs to answer.")
