@@ -133,6 +133,9 @@ def _print(name: str, report: EvalReport, body: dict[str, Any], chosen: EvalSet)
             f"{index.get('articles', 0)} articles, {index.get('skipped', 0)} skipped, "
             f"{index.get('chunks', 0)} chunks, indexed in {index.get('seconds', 0)} s"
         )
+    floor = report.index.get("refusal_floor")
+    if floor is not None:
+        print(f"refusal floor (calibrated at build): {floor:.3f}")
     print(table(report.metrics, chosen.minimum, chosen.maximum))
     counts = report.counts
     print(

@@ -20,6 +20,7 @@ from typing import Any
 from ingest.articles import Article, load_content
 from ingest.report import IngestReport
 from ingest.runner import content_source, ingest
+from kbcore.answering.citations import answer_is_its_quotes
 from kbcore.answering.engine import ChatEngine, build_chat_engine
 from kbcore.answering.models import Turn
 from kbcore.errors import ContentError
@@ -32,6 +33,7 @@ METRICS = (
     "section_hit_at_1", "section_hit_at_3", "section_hit_at_5", "section_mrr",
     "section_ndcg_at_10",
     "answer_in_context", "article_cited", "citation_validity", "citation_precision",
+    "answer_equals_quotes",
     "refusal_accuracy", "false_refusal_rate",
     "latency_p50_ms", "latency_p95_ms",
 )  # fmt: skip
@@ -56,6 +58,7 @@ class QuestionResult:
     latency_ms: float
     reason: str = ""
     reason_detail: str = ""
+    verbatim: bool | None = None  # extractive answers: the text is exactly its quotes
 
 
 @dataclass
@@ -103,6 +106,7 @@ def resolve_targets(golden: list[dict[str, Any]], articles: list[Article]) -> No
 def index_summary(report: IngestReport) -> dict[str, Any]:
     """What indexing the tree found, for the eval report."""
     return {
+        "refusal_floor": report.refusal_floor,
         "docs_format": report.docs_format,
         "files": report.files,
         "articles": report.articles,
@@ -170,6 +174,11 @@ async def _ask_all(
                 latency_ms=latency,
                 reason=answer.reason,
                 reason_detail=answer.refusal.detail if answer.refusal is not None else "",
+                verbatim=(
+                    answer_is_its_quotes(answer.answer, answer.citations)
+                    if answer.grounded and answer.answerer in ("extractive", "faq")
+                    else None
+                ),
             )
         )
     return results
@@ -203,6 +212,8 @@ def score(golden: list[dict[str, Any]], results: list[QuestionResult]) -> EvalRe
     metrics["article_cited"] = (
         sum(1 for r in answerable if r.expected_citations) / len(answerable) if answerable else 0.0
     )
+    checked = [r.verbatim for r in results if r.verbatim is not None]
+    metrics["answer_equals_quotes"] = sum(checked) / len(checked) if checked else 1.0
     answered_citations = sum(len(r.citations) for r in answerable)
     metrics["citation_precision"] = (
         sum(r.expected_citations for r in answerable) / answered_citations

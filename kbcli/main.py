@@ -80,6 +80,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         _print_json(answer.to_json(uuid.uuid4().hex))
         return 0
     print(answer.answer)
+    if answer.refusal is not None:
+        print(f"\n(refused: {answer.refusal.code.value}: {answer.refusal.detail})")
     if answer.citations:
         print()
         for citation in answer.citations:
@@ -134,6 +136,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
             "articles": v.manifest.articles if v.manifest else None,
             "chunks": v.manifest.chunks if v.manifest else None,
             "embed_model": v.manifest.embed_model if v.manifest else None,
+            "refusal_floor": v.manifest.refusal_floor if v.manifest else None,
         }
         for v in versions
     ]
@@ -144,9 +147,11 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         print("no index versions; run `kb ingest`")
     for row in rows:
         mark = "*" if row["serving"] else " "
+        floor = row["refusal_floor"]
         print(
             f"{mark} {row['index_version']}  {row['status']:<8} {row['created_at']}  "
-            f"{row['articles']} articles, {row['chunks']} chunks  {row['embed_model']}"
+            f"{row['articles']} articles, {row['chunks']} chunks  {row['embed_model']}  "
+            f"refusal floor {'—' if floor is None else f'{floor:.2f}'}"
         )
     return 0
 

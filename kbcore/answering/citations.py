@@ -15,7 +15,7 @@ Nothing else in the answer text is touched: an extractive answer is its quotes a
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from kbcore.answering.models import Citation
@@ -24,6 +24,9 @@ from kbcore.answering.sources import Source
 OPEN, CLOSE = "\x1e", "\x1f"
 SENTINEL = re.compile(r" ?\x1e(\d{1,3})\x1f")
 MARKER = re.compile(r"\[(\d{1,3})\]")
+# A model's citation markers: a run of them at the start or after a space (not glued to
+# code: "a[2]").
+_MODEL_MARKERS = re.compile(r"(?:^|(?<=\s)| )(?:\[\d{1,3}\])+")
 _GROUPED = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})+)\]")
 
 
@@ -38,13 +41,15 @@ def split_grouped_markers(text: str) -> str:
 
 
 def adopt_markers(text: str, valid: set[int]) -> str:
-    """An LLM's ``[n]`` markers naming one of its sources -> drafting markers."""
+    """An LLM's ``[n]`` markers -> drafting markers. A marker naming no source is an
+    invented citation and is dropped; brackets glued to a word (``arr[2]``) are code."""
 
     def swap(match: re.Match[str]) -> str:
-        number = int(match.group(1))
-        return f"{OPEN}{number}{CLOSE}" if number in valid else match.group(0)
+        numbers = [int(n) for n in MARKER.findall(match.group(0))]
+        kept = "".join(f"{OPEN}{n}{CLOSE}" for n in numbers if n in valid)
+        return f" {kept}" if kept and match.group(0).startswith(" ") else kept
 
-    return MARKER.sub(swap, split_grouped_markers(text))
+    return _MODEL_MARKERS.sub(swap, split_grouped_markers(text))
 
 
 def sentinel_ids(text: str) -> list[int]:
@@ -55,6 +60,35 @@ def sentinel_ids(text: str) -> list[int]:
         if number not in seen:
             seen.append(number)
     return seen
+
+
+def answer_is_its_quotes(answer: str, citations: Sequence[Citation]) -> bool:
+    """Whether an extractive answer is its citations' quotes, in order, each with its
+    ``[n]`` marker (at its end, or before the code block that ends it), a space or a line
+    break between two, code blocks fenced, and nothing else: no spacing, punctuation or
+    bracket of the articles changed."""
+    text = answer.replace("\n```\n", "\n")
+    text = text[: -len("\n```")] if text.endswith("\n```") else text
+    position = 0
+    for number, citation in enumerate(citations, start=1):
+        quote, mark = citation.quote, f" [{number}]"
+        if position:
+            if text[position : position + 1] not in (" ", "\n"):
+                return False
+            position += 1
+        cuts = [len(quote), *(i for i, c in enumerate(quote) if c == "\n")]
+        part = next(
+            (
+                quote[:cut] + mark + quote[cut:]
+                for cut in cuts
+                if text.startswith(quote[:cut] + mark + quote[cut:], position)
+            ),
+            None,
+        )
+        if part is None:
+            return False
+        position += len(part)
+    return position == len(text)
 
 
 def verify(

@@ -7,6 +7,7 @@ rewrite follow-up -> retrieve sections -> check support -> answer (extractive or
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
@@ -26,14 +27,18 @@ from kbcore.answering.rewrite import (
 )
 from kbcore.answering.scoring import SentenceScorer
 from kbcore.answering.sources import Source, text_chunks
-from kbcore.answering.support import MIN_DENSE, Support, assess
+from kbcore.answering.support import MIN_DENSE, SUPPORT_SOURCES, Support, assess
 from kbcore.answering.vocabulary import Vocabulary, build_vocabulary
 from kbcore.embedding.base import Vectors
 from kbcore.retrieval import Retriever, SectionHit
 from kbcore.settings import Settings
 from kbcore.store import iter_payloads
 
+log = logging.getLogger(__name__)
 SOURCES = 5
+# A short message that finds a section at least this close on its own is a question of
+# its own, not a follow-up ("what value of k?" finds the FAQ entry that answers it).
+STANDALONE_SIMILARITY = 0.45
 FOCUS_SHARE = 0.7
 STREAM_PIECE = 48
 WARM_LIMIT = 6000  # characters per delta when streaming an extractive answer
@@ -108,6 +113,8 @@ class ChatEngine:
         """Rewrite, retrieve and assess (blocking: run it in a worker thread)."""
         rewrite = rewrite or rewrite_follow_up(message, history, self.retriever.encoder)
         collection = self.retriever.resolve()
+        if rewrite.elliptical and self._stands_alone(message, collection):
+            rewrite = Rewrite(query=message, context="")
         vector = self.retriever.embedder.embed_query(rewrite.query)
         result = self.retriever.search(
             rewrite.query, k=self.sources, tags=tags, collection=collection, query_vector=vector
@@ -131,6 +138,11 @@ class ChatEngine:
             support=support,
         )
 
+    def _stands_alone(self, message: str, collection: str) -> bool:
+        """Whether a short message finds a close section by itself."""
+        hits = self.retriever.search(message, k=SUPPORT_SOURCES, collection=collection).hits
+        return max((h.dense_score or 0.0 for h in hits), default=0.0) >= STANDALONE_SIMILARITY
+
     def focus_vector(self, prepared: Prepared) -> Vectors:
         """What sentences are compared with: for a follow-up, mostly the visitor's own
         words ("does the order matter?"), a little of the question it follows."""
@@ -145,7 +157,11 @@ class ChatEngine:
         """Verify a draft; if nothing verifiable remains, refuse."""
         text, citations = verify(draft.text, draft.citations, prepared.by_key)
         if not citations:
-            detail = "no sentence of the closest sections could be verified as an answer"
+            detail = (
+                "the language model found no answer in the closest sections"
+                if draft.mode == "llm"
+                else "no sentence of the closest sections could be verified as an answer"
+            )
             return self.refusal(prepared, Refusal(RefusalCode.UNVERIFIED, detail))
         return Answer(
             answer=text,
@@ -273,6 +289,8 @@ class ChatEngine:
 
     def refusal(self, prepared: Prepared, why: Refusal | None) -> Answer:
         """An honest "not covered", with the nearest articles as suggestions."""
+        if why is not None:
+            log.info("refused (%s): %s; query %r", why.code.value, why.detail, prepared.message)
         suggestions = suggest(prepared.hits)
         return Answer(
             answer=REFUSAL_WITH_SUGGESTIONS if suggestions else REFUSAL,

@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from kbcore.answering.citations import marker
 from kbcore.answering.models import Citation
 from kbcore.answering.scoring import ScoredSentence, SentenceScorer
-from kbcore.answering.sources import Sentence, Source
+from kbcore.answering.sources import Passage, Sentence, Source
 from kbcore.answering.vocabulary import Vocabulary
 from kbcore.embedding.base import Vectors
 
-MAX_SENTENCES = 4
+MAX_SENTENCES = 8
+MAX_SECTIONS = 3
+PER_SECTION = 3  # the first section may give one more
+MAX_CHARS = 1200  # sentences stop being added once the answer is this long
 FAQ_MATCH = 0.95
 FAQ_SENTENCES = 3
 LIST_ITEMS = 4  # items that follow a sentence ending in ":" come with it
@@ -38,6 +41,12 @@ class ExtractiveAnswerer:
 
     scorer: SentenceScorer
     max_sentences: int = MAX_SENTENCES
+    max_sections: int = MAX_SECTIONS
+    per_section: int = PER_SECTION
+    first_section: int = PER_SECTION + 1
+    max_chars: int = MAX_CHARS
+    related_only: bool = True
+    section_gap: float = 10.0
     faq_match: float = FAQ_MATCH
 
     def draft(
@@ -56,9 +65,9 @@ class ExtractiveAnswerer:
         if faq:
             # The FAQ entry's own answer comes first, whole; the best other sentences
             # fill the remaining room.
-            chosen = self._choose(faq + [s for s in scored if s.source is not faq[0].source])
-            return Draft(*_compose(chosen), mode="faq")
-        return Draft(*_compose(self._choose(scored)), mode="extractive")
+            rest = [s for s in scored if s.source is not faq[0].source]
+            return Draft(*_compose(self._choose(faq + rest, vocabulary.floor)), mode="faq")
+        return Draft(*_compose(self._choose(scored, vocabulary.floor)), mode="extractive")
 
     def _faq_entry(self, query_vector: Vectors, best: Source) -> list[ScoredSentence]:
         """The sentences of the FAQ answer, when the best sentence is in an FAQ entry whose
@@ -73,14 +82,34 @@ class ExtractiveAnswerer:
             for sentence in best.sentences()[:FAQ_SENTENCES]
         ]
 
-    def _choose(self, scored: list[ScoredSentence]) -> list[ScoredSentence]:
+    def _choose(
+        self, scored: list[ScoredSentence], floor: float | None = None
+    ) -> list[ScoredSentence]:
+        """The best sentences: up to ``first_section`` from the section of the best one,
+        up to ``per_section`` from each further section (at most ``max_sections``) that is
+        itself similar enough to the question to have answered it (the index's refusal
+        floor), ``max_sentences`` and about ``max_chars`` in all."""
         best = scored[0]
         chosen = [best]
-        sections = {best.source.number}
+        counts = {best.source.number: 1}
+        lowest = best.score - self.section_gap
+        used = len(best.text)
         for candidate in scored[1:]:
-            if len(chosen) >= self.max_sentences:
+            if len(chosen) >= self.max_sentences or used >= self.max_chars:
                 break
-            if candidate.source.number not in sections and len(sections) >= 2:
+            number = candidate.source.number
+            if number not in counts and (
+                len(counts) >= self.max_sections
+                or candidate.score < lowest
+                or (
+                    floor is not None
+                    and self.related_only
+                    and (candidate.source.hit.dense_score or 0.0) < floor
+                )
+            ):
+                continue
+            quota = self.first_section if number == best.source.number else self.per_section
+            if counts.get(number, 0) >= quota:
                 continue
             if any(
                 _overlaps(candidate.sentence, c.sentence, candidate.source, c.source)
@@ -88,7 +117,8 @@ class ExtractiveAnswerer:
             ):
                 continue
             chosen.append(candidate)
-            sections.add(candidate.source.number)
+            counts[number] = counts.get(number, 0) + 1
+            used += len(candidate.text)
         return self._with_list_items(chosen, scored)
 
     def _with_list_items(
@@ -126,12 +156,26 @@ def _overlaps(a: Sentence, b: Sentence, source_a: Source, source_b: Source) -> b
 FENCE = "```"
 
 
-def display(quote: str, code: str) -> str:
-    """How a quote reads in the answer: verbatim, with the code block that ends it (the
-    ``code`` suffix of ``quote``) fenced so it renders as code."""
-    if not code:
-        return quote
-    return f"{quote[: len(quote) - len(code)]}\n{FENCE}{code}\n{FENCE}"
+def render(passage: Passage, mark: str) -> str:
+    """How a passage reads in the answer: its lines verbatim, each run of code lines
+    between fence lines so it renders as code, and the marker at the end of its prose
+    (before a code block that ends it). Taking the markers out and every fence line's
+    newline out gives the quote back exactly (``citations.answer_is_its_quotes``)."""
+    out: list[str] = []
+    in_code = False
+    for line, code in passage.lines:
+        if code != in_code:
+            out.append(FENCE)
+            in_code = code
+        out.append(line)
+    if in_code:
+        out.append(FENCE)
+    if not passage.ends_with_code:
+        return "\n".join(out) + mark
+    first_code = (
+        len(out) - 1 - next(i for i, line in enumerate(reversed(out[:-1])) if line == FENCE) - 1
+    )
+    return "\n".join(out[:first_code]) + mark + "\n" + "\n".join(out[first_code:])
 
 
 def _compose(chosen: list[ScoredSentence]) -> tuple[str, list[Citation]]:
@@ -158,25 +202,23 @@ def _compose(chosen: list[ScoredSentence]) -> tuple[str, list[Citation]]:
         for run in runs:
             source = run[0].source
             last = run[-1].sentence
-            code = source.code_after(last) if last.text.rstrip().endswith(":") else ""
-            quote = _span(source, run)
-            if quote is None:  # not contiguous in one stored chunk: cite each sentence
-                for single in run:
-                    citations.append(single.source.cite(len(citations) + 1, single.sentence.text))
-                    parts.append(single.sentence.text + marker(len(citations)))
-                continue
-            citations.append(source.cite(len(citations) + 1, quote + code))
-            parts.append(display(quote + code, code) + marker(len(citations)))
-    return " ".join(parts), citations
+            passage = source.passage(run[0].sentence, last, last.text.rstrip().endswith(":"))
+            pieces = (
+                [(passage, source)]
+                if passage is not None
+                else [(Passage(s.sentence.text, [(s.sentence.text, False)]), s.source) for s in run]
+            )  # not contiguous in one stored chunk: cite each sentence
+            for piece, origin in pieces:
+                citations.append(origin.cite(len(citations) + 1, piece.quote))
+                parts.append(render(piece, marker(len(citations))))
+    return _join(parts), citations
 
 
-def _span(source: Source, run: list[ScoredSentence]) -> str | None:
-    first, last = run[0].sentence, run[-1].sentence
-    for chunk in source.chunks:
-        start = first.offset - chunk.start
-        end = last.offset - chunk.start + len(last.text)
-        if start >= 0 and end <= len(chunk.text):
-            quote = chunk.text[start:end]
-            if quote.startswith(first.text) and quote.endswith(last.text):
-                return quote
-    return None
+def _join(parts: list[str]) -> str:
+    """Parts side by side; after a code block the next part starts on a new line."""
+    out = ""
+    for part in parts:
+        if out:
+            out += "\n" if out.endswith(FENCE) else " "
+        out += part
+    return out

@@ -61,6 +61,19 @@ _SIGNPOST = re.compile(
 )
 
 
+# A token a reader would type into code: snake_case, camelCase, dotted.names, --flags,
+# call(), numbers with units.
+_IDENTIFIER = re.compile(
+    r"--?[A-Za-z][\w-]*|\b\w+(?:[._]\w+)+(?:\(\))?|\b[a-z]+[A-Z]\w*|\b\w+\(\)|\b\d[\d.,]*\w*"
+)
+
+
+def _names_something_new(sentence: str, question_words: set[str]) -> float:
+    """1.0 when the sentence names an identifier, option or value the question does not
+    (the API that resolves a how-to, the default an option has), else 0.0."""
+    return float(any(t.lower() not in question_words for t in _IDENTIFIER.findall(sentence)))
+
+
 def _defined_term(question: str) -> str:
     """The X of "What is X?" (lower case), or ""."""
     match = _DEFINITION_QUESTION.match(question.strip())
@@ -85,7 +98,7 @@ class Weights:
 
     lexical: float = 0.2
     dense: float = 0.3
-    lead: float = 0.1
+    lead: float = 0.0
     heading_dense: float = 0.3
     heading_lexical: float = 0.3
     number: float = 0.1
@@ -94,7 +107,9 @@ class Weights:
     signpost_penalty: float = 0.3
     yes_no_penalty: float = 0.15
     definition: float = 0.3
-    dense_candidates: int = 10
+    answer_token: float = 0.0
+    section_dense: float = 0.0
+    dense_candidates: int = 200
 
 
 @dataclass(frozen=True)
@@ -155,6 +170,7 @@ class SentenceScorer:
         wants_number = bool(_QUANTITY.search(query))
         defined = _defined_term(query)
         yes_no = bool(_YES_NO_QUESTION.match(query))
+        question_words = {w.lower() for w in _IDENTIFIER.findall(f"{context} {query}")}
         heading_similarity = self.similarity(query_vector, [s.hit.heading for s in sources])
         rough: list[tuple[float, float, Source, Sentence]] = []
         for rank, (source, heading_dense) in enumerate(
@@ -170,9 +186,14 @@ class SentenceScorer:
                 + (w.faq if source.is_faq else 0.0)
                 - w.rank_penalty * rank
             )
+            section += w.section_dense * (source.hit.dense_score or 0.0)
             for sentence in source.sentences():
                 lexical = self.lexical(term_weights, sentence.text)
                 base = (
+                    w.answer_token * _names_something_new(sentence.text, question_words)
+                    if not yes_no
+                    else 0.0
+                ) + (
                     section
                     + w.lexical * lexical
                     + (w.lead if sentence.index == 0 else 0.0)

@@ -13,6 +13,18 @@ CODE_LINES = 15  # most lines of a code block that follows a sentence ending in 
 
 
 @dataclass(frozen=True)
+class Passage:
+    """A verbatim span of a stored chunk, and its lines with whether each is code."""
+
+    quote: str
+    lines: list[tuple[str, bool]]
+
+    @property
+    def ends_with_code(self) -> bool:
+        return bool(self.lines) and self.lines[-1][1]
+
+
+@dataclass(frozen=True)
 class Sentence:
     """A sentence of a source: a verbatim span of one stored chunk's text."""
 
@@ -49,25 +61,40 @@ class Source:
         """Distinct sentences of the stored chunks, in reading order (computed once)."""
         return self._sentences
 
-    def code_after(self, sentence: Sentence, max_lines: int = CODE_LINES) -> str:
-        """The code lines right after ``sentence`` in its stored chunk, as a verbatim span
-        starting at the sentence's end ("" when a prose line follows instead)."""
+    def passage(self, first: Sentence, last: Sentence, with_code: bool = False) -> Passage | None:
+        """The verbatim span of a stored chunk from ``first`` to ``last`` (and, with
+        ``with_code``, the code lines right after it), line by line with which lines are
+        code; ``None`` when no one chunk holds the span."""
         for chunk in self.chunks:
-            end = sentence.offset - chunk.start + len(sentence.text)
-            if not 0 <= sentence.offset - chunk.start < end <= len(chunk.text):
+            start = first.offset - chunk.start
+            end = last.offset - chunk.start + len(last.text)
+            if start < 0 or end > len(chunk.text):
                 continue
-            if chunk.text[sentence.offset - chunk.start : end] != sentence.text:
+            quote = chunk.text[start:end]
+            if not (quote.startswith(first.text) and quote.endswith(last.text)):
                 continue
-            starts = sorted(a for a, _ in chunk.sentences)
-            position, lines = end, 0
-            while position < len(chunk.text) and chunk.text[position] == "\n" and lines < max_lines:
-                line_end = chunk.text.find("\n", position + 1)
-                line_end = len(chunk.text) if line_end < 0 else line_end
-                if any(position < a < line_end for a in starts):
-                    break  # a prose line: the code (if any) ended
-                position, lines = line_end, lines + 1
-            return chunk.text[end:position] if lines else ""
-        return ""
+            starts = [a for a, _ in chunk.sentences]
+
+            def is_code(line_start: int, line_end: int, starts: list[int] = starts) -> bool:
+                """No sentence starts on the line: code (or a table's header row)."""
+                return not any(line_start <= a < max(line_end, line_start + 1) for a in starts)
+
+            if with_code:
+                position, lines = end, 0
+                while position < len(chunk.text) and chunk.text[position] == "\n":
+                    line_end = chunk.text.find("\n", position + 1)
+                    line_end = len(chunk.text) if line_end < 0 else line_end
+                    if lines >= CODE_LINES or not is_code(position + 1, line_end):
+                        break
+                    position, lines = line_end, lines + 1
+                end = position
+            lines_out: list[tuple[str, bool]] = []
+            offset = start
+            for line in chunk.text[start:end].split("\n"):
+                lines_out.append((line, offset != start and is_code(offset, offset + len(line))))
+                offset += len(line) + 1
+            return Passage(chunk.text[start:end], lines_out)
+        return None
 
     def text(self) -> str:
         """The stored text available for quoting (chunks joined, overlaps kept)."""

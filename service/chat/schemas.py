@@ -85,9 +85,7 @@ class SuggestionOut(BaseModel):
 
 
 class RefusalOut(BaseModel):
-    code: Literal[
-        "no_sources", "low_similarity", "unsupported_term", "missing_value", "unverified"
-    ]
+    code: Literal["no_sources", "low_similarity", "unsupported_term", "missing_value", "unverified"]
     detail: str
     score: float | None = Field(description="The best section's similarity to the question.")
     floor: float | None = Field(description="The similarity this index needs to answer.")

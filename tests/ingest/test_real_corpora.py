@@ -106,5 +106,7 @@ def test_same_file_names_in_different_folders_are_distinct_articles(
         pytest.skip("only the pydantic tree reuses file names")
     collection = serving_collection(runtime.client, runtime.settings.collection)
     assert collection is not None
-    articles = {str(p["article"]) for _, p in iter_payloads(runtime.client, collection, ["article"])}
+    articles = {
+        str(p["article"]) for _, p in iter_payloads(runtime.client, collection, ["article"])
+    }
     assert {"concepts/fields", "concepts/types", "concepts/json_schema"} <= articles

@@ -12,6 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ingest.articles import load_content
+from kbcore.answering.citations import answer_is_its_quotes
+from kbcore.answering.models import Citation
 from kbcore.runtime import Runtime
 from service.app import create_app
 from tests.conftest import CONTENT, make_settings
@@ -77,6 +79,27 @@ def test_every_quote_is_verbatim_and_markers_match_citations(
         else:
             assert body["citations"] == [] and "doesn't cover" in body["answer"]
     assert cited > 100
+
+
+def test_every_answer_is_its_quotes_and_nothing_else(
+    golden_answers: list[tuple[dict[str, Any], dict[str, Any]]],
+) -> None:
+    checked = 0
+    for _, body in golden_answers:
+        if not body["grounded"]:
+            assert body["refusal"]["code"] in {
+                "no_sources",
+                "low_similarity",
+                "unsupported_term",
+                "missing_value",
+                "unverified",
+            }
+            continue
+        assert body["refusal"] is None
+        citations = [Citation(**c) for c in body["citations"]]
+        assert answer_is_its_quotes(body["answer"], citations), body["answer"]
+        checked += 1
+    assert checked > 100
 
 
 def test_golden_answers_carry_their_facts_and_cite_the_article(

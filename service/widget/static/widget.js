@@ -279,6 +279,8 @@ background:color-mix(in srgb,var(--on-accent) 16%,transparent)}
 .bubble p{margin:0 0 8px}.bubble p:last-child,.bubble ul:last-child,.bubble ol:last-child{margin-bottom:0}
 .bubble ul,.bubble ol{margin:0 0 8px;padding-left:20px}
 .bubble code{font:12.5px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:var(--border);border-radius:4px;padding:1px 4px}
+.bubble pre.code{margin:6px 0;padding:8px 10px;background:var(--border);border-radius:8px;overflow-x:auto;white-space:pre}
+.bubble pre.code code{background:none;padding:0}
 .nb{white-space:nowrap}
 .ref{font-size:10.5px;line-height:1;vertical-align:baseline;position:relative;top:-4px;margin-left:3px}
 .nb+.nb .ref,.ref+.ref{margin-left:2px}
@@ -631,6 +633,20 @@ transition:border-color .15s,box-shadow .15s}
     answerBubble(text, citations, streaming, cls) {
       const byId = new Map(citations.map((c) => [Number(c.id), c]));
       const bubble = h("div", { class: cls });
+      // Fenced code (a command or snippet an answer quotes) renders as code, untouched.
+      const pieces = String(text || "").split(/^```[^\n]*$/m);
+      pieces.forEach((piece, i) => {
+        if (i % 2 === 1) {
+          bubble.append(h("pre", { class: "code" }, h("code", null, piece.replace(/^\n|\n$/g, ""))));
+          return;
+        }
+        this.prose(bubble, piece, byId, streaming);
+      });
+      if (streaming && cls === "bubble") (bubble.lastChild || bubble).append(h("span", { class: "caret", "aria-hidden": "true" }));
+      return bubble;
+    }
+
+    prose(bubble, text, byId, streaming) {
       const blocks = String(text || "").split(/\n{2,}/);
       for (const block of blocks) {
         const lines = block.split("\n").filter((l) => l.trim());
@@ -649,8 +665,6 @@ transition:border-color .15s,box-shadow .15s}
           bubble.append(p);
         }
       }
-      if (streaming && cls === "bubble") (bubble.lastChild || bubble).append(h("span", { class: "caret", "aria-hidden": "true" }));
-      return bubble;
     }
 
     // Text with [n] markers, **bold** and `code`, as nodes (never HTML).

@@ -1,0 +1,164 @@
+"""The offline answerer on docs shaped like real ones: code that completes a sentence,
+text that must come back exactly as written, refusals that say why, follow-ups decided by
+meaning, and the refusal floor each index measures for itself."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingest.runner import ingest
+from kbcore.answering.citations import adopt_markers, answer_is_its_quotes, verify
+from kbcore.answering.engine import ChatEngine, build_chat_engine
+from kbcore.answering.models import Answer, RefusalCode, Turn
+from kbcore.answering.support import specific_terms
+from kbcore.embedding.onnx_minilm import OnnxMiniLM
+from kbcore.runtime import Runtime
+from kbcore.versions import read_manifest, serving_collection
+from tests.conftest import make_settings
+
+SECURITY = """# Security
+
+## Secret keys
+
+The application signs its session cookies with a secret key.
+To generate a secure random secret key, run this command:
+
+```bash
+openssl rand -hex 32
+```
+
+Then copy the output into the `SECRET_KEY` setting of an .env file, never into the code.
+
+## Tokens
+
+Tokens expire after 30 minutes by default.
+Use `items[2]` to read the third scope of a token [2] when debugging.
+"""
+
+ROUTING = """# Routing
+
+## Path parameters
+
+Let's say you have a path operation with a path `/files/{file_path}`.
+But you need `file_path` itself to contain a path, like `home/johndoe/myfile.txt`.
+Declare the parameter with the `:path` convertor, as in `/files/{file_path:path}`, and it
+matches the rest of the URL, slashes included.
+
+## Query parameters
+
+Query parameters are the key-value pairs after the `?` in a URL.
+"""
+
+PRICING = """# Hosting
+
+## Running the server
+
+Run the server with two workers on a small virtual machine.
+The service keeps its index on the local disk.
+"""
+
+
+@pytest.fixture(scope="module")
+def engine(embedder: OnnxMiniLM, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatEngine]:
+    tmp = tmp_path_factory.mktemp("docs")
+    content = tmp / "docs"
+    content.mkdir()
+    for name, text in (("security.md", SECURITY), ("routing.md", ROUTING), ("hosting.md", PRICING)):
+        (content / name).write_text(text)
+    settings = make_settings(tmp, content_dir=content, canary_questions=0)
+    runtime = Runtime.open(settings, in_memory=True, embedder=embedder)
+    report = ingest(runtime)
+    assert report.switched and report.refusal_floor is not None
+    yield build_chat_engine(runtime.retriever, settings)
+    runtime.close()
+
+
+def ask(engine: ChatEngine, question: str, history: list[Turn] | None = None) -> Answer:
+    return asyncio.run(engine.aanswer(question, history or []))
+
+
+def test_code_that_completes_a_sentence_comes_with_it_verbatim(engine: ChatEngine) -> None:
+    answer = ask(engine, "How do I generate a secure random secret key?")
+    assert answer.grounded
+    assert "run this command:\n```\nopenssl rand -hex 32\n```" in answer.answer, answer.answer
+    quote = next(c.quote for c in answer.citations if "openssl" in c.quote)
+    assert "run this command:\nopenssl rand -hex 32" in quote
+    assert answer_is_its_quotes(answer.answer, answer.citations)
+
+
+def test_answer_text_is_exactly_its_quotes(engine: ChatEngine) -> None:
+    answer = ask(engine, "where should the secret key output go?")
+    assert "into the SECRET_KEY setting of an .env file" in answer.answer  # not "an.env"
+    tokens = ask(engine, "how long until a token expires and how do I read its scopes?")
+    assert "items[2]" in tokens.answer and "token [2] when" in tokens.answer  # article text
+    assert [c.id for c in tokens.citations] == list(range(1, len(tokens.citations) + 1))
+    for result in (answer, tokens):
+        assert answer_is_its_quotes(result.answer, result.citations), result.answer
+
+
+def test_the_sentence_that_resolves_the_question_is_in_the_answer(engine: ChatEngine) -> None:
+    answer = ask(engine, "How do I declare a route parameter that itself contains slashes?")
+    assert ":path" in answer.answer, answer.answer
+
+
+def test_refusals_say_why(engine: ChatEngine) -> None:
+    off_topic = ask(engine, "What's a good hydration ratio for sourdough bread?")
+    assert not off_topic.grounded and off_topic.refusal is not None
+    assert off_topic.refusal.code is RefusalCode.LOW_SIMILARITY
+    assert off_topic.refusal.score is not None and off_topic.refusal.floor is not None
+    assert off_topic.refusal.score < off_topic.refusal.floor
+    named = ask(engine, "How do I rotate secret keys stored in HashiCorp Vault?")
+    assert named.refusal is not None and named.refusal.code is RefusalCode.UNSUPPORTED_TERM
+    assert {"HashiCorp", "Vault"} & set(named.refusal.terms)
+    price = ask(engine, "How much does running the server cost per month?")
+    assert price.refusal is not None and "a price" in price.refusal.terms
+    limit = ask(engine, "What is the maximum number of workers the server supports?")
+    assert limit.refusal is not None and limit.refusal.code is RefusalCode.MISSING_VALUE
+    body = limit.to_json("c")
+    assert body["refusal"] == limit.refusal.to_json() and body["grounded"] is False
+
+
+def test_ordinary_words_of_the_docs_are_not_names() -> None:
+    assert specific_terms("How do middleware A and B run, and is JSON faster than the API?") == []
+    assert specific_terms("Does --max-workers or orm_mode work with GPT-5 in 2024?") == [
+        "--max-workers",
+        "orm_mode",
+        "GPT-5",
+        "2024",
+    ]
+    assert specific_terms("sample only 10% of requests") == ["10%"]
+
+
+def test_a_short_new_question_is_not_taken_for_a_follow_up(engine: ChatEngine) -> None:
+    history = [
+        Turn("user", "How do I generate a secure random secret key?"),
+        Turn("assistant", "run this command: openssl rand -hex 32 [1]"),
+    ]
+    new = ask(engine, "what is the capital of France?", history)
+    assert not new.grounded and new.query == "what is the capital of France?"
+    follow = ask(engine, "and where does it go?", history)
+    assert follow.query.startswith("How do I generate")
+    assert follow.grounded and any("SECRET_KEY" in c.quote for c in follow.citations)
+
+
+def test_each_index_measures_its_own_refusal_floor(engine: ChatEngine) -> None:
+    client = engine.retriever.client
+    collection = serving_collection(client, engine.retriever.alias)
+    assert collection is not None
+    manifest = read_manifest(client, collection)
+    assert manifest is not None and manifest.refusal_floor is not None
+    calibration = manifest.calibration
+    assert calibration["floor"] == manifest.refusal_floor
+    assert calibration["floor"] == min(calibration["off_topic_p95"], calibration["in_domain_p10"])
+    assert 0.12 <= manifest.refusal_floor <= 0.5
+
+
+def test_only_markers_the_answerer_inserted_are_parsed() -> None:
+    text = adopt_markers("Read arr[2] first [1]. Invented [7]. Both [1, 2].", {1, 2})
+    assert "arr[2]" in text and "[7]" not in text
+    final, _ = verify(text, [], {})
+    assert final == "Read arr[2] first. Invented. Both."
