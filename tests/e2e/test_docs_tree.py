@@ -65,15 +65,11 @@ def test_widget_answer_carries_the_command_as_code(docs_kb: str, page: Page) -> 
     page.screenshot(path=str(ARTIFACTS / "widget-code-answer.png"))
 
 
-def test_demo_page_shows_admonitions_tabs_and_no_generator_syntax(
-    docs_kb: str, page: Page
-) -> None:
+def test_demo_page_shows_admonitions_tabs_and_no_generator_syntax(docs_kb: str, page: Page) -> None:
     page.goto(docs_kb + "/learn/index")
     article = page.locator("article")
     expect(article.locator(".admonition.note .admonition-title")).to_have_text("Python versions")
-    expect(article.locator(".admonition.warning .admonition-title")).to_have_text(
-        "Breaking change"
-    )
+    expect(article.locator(".admonition.warning .admonition-title")).to_have_text("Breaking change")
     expect(article.locator(".tab-title").first).to_have_text("TOML")
     expect(article.locator("#install-widgets")).to_be_visible()
     text = article.inner_text()
