@@ -87,9 +87,7 @@ def _best_scores(
     scores: list[float] = []
     for start in range(0, len(probes), BATCH):
         block = probes[start : start + BATCH]
-        # Batched: both backends embed a query as they embed a passage (MiniLM and the
-        # OpenAI embeddings are symmetric), and a batch is several times faster.
-        vectors = [row.tolist() for row in embedder.embed_documents(block)]
+        vectors = [row.tolist() for row in embedder.embed_queries(block)]
         requests = [
             qm.QueryRequest(query=v, using=DENSE_VECTOR, filter=_ARTICLE_TEXT, limit=1)
             for v in vectors

@@ -32,6 +32,10 @@ class Embedder(Protocol):
         """Embed one search query; returns a (dim,) float32 array."""
         ...
 
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        """Embed many search queries at once; returns an (n, dim) float32 array."""
+        ...
+
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for ``text`` (used to size chunks)."""
         ...

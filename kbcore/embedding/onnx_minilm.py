@@ -104,6 +104,10 @@ class OnnxMiniLM:
         vector: Vectors = self._embed_batch([text])[0]
         return vector
 
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        # MiniLM is symmetric: a query is embedded as a passage is (batched, sorted).
+        return self.embed_documents(texts)
+
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)

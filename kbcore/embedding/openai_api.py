@@ -71,6 +71,10 @@ class OpenAICompatibleEmbedder:
             raise EmbedderError(f"embeddings API failed: {type(exc).__name__}") from exc
         return _normalised(np.asarray(rows, dtype=np.float32))
 
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        # OpenAI-compatible embeddings are symmetric: one batch call serves queries too.
+        return self.embed_documents(texts)
+
     def embed_query(self, text: str) -> Vectors:
         try:
             row = self._client.get_query_embedding(text)

@@ -43,6 +43,9 @@ class CountingEmbedder:
     def embed_query(self, text: str) -> Vectors:
         return self.inner.embed_query(text)
 
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        return self.inner.embed_queries(texts)
+
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
         if self.fail_after is not None and self.embedded + len(texts) > self.fail_after:
             raise EmbedderError("simulated embedder outage")

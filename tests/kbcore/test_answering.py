@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -77,7 +78,9 @@ def engine(embedder: OnnxMiniLM, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 def ask(engine: ChatEngine, question: str, history: list[Turn] | None = None) -> Answer:
-    return asyncio.run(engine.aanswer(question, history or []))
+    # A fresh thread: a browser test earlier in the session may leave an event loop set.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, engine.aanswer(question, history or [])).result()
 
 
 def test_code_that_completes_a_sentence_comes_with_it_verbatim(engine: ChatEngine) -> None:
