@@ -75,7 +75,7 @@ def run_ours() -> dict[str, float]:
     from kbcore.settings import Settings
 
     settings = Settings(_env_file=None, content_dir=CONTENT)  # type: ignore[call-arg]
-    runtime = Runtime.open(settings, in_memory=True)
+    runtime = Runtime.open(settings, scratch=True)
     runtime.embedder.embed_query("warm-up")
     started = time.perf_counter()
     ingest(runtime, validators=())

@@ -24,12 +24,10 @@ from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
-from qdrant_client import QdrantClient
-from qdrant_client import models as qm
 
 from ingest.chunking import PreparedChunk
 from kbcore.embedding.base import Embedder
-from kbcore.schema import DENSE_VECTOR
+from kbcore.index_store import IndexStore
 
 OFF_TOPIC_QUANTILE = 0.95
 IN_DOMAIN_QUANTILE = 0.1
@@ -37,11 +35,6 @@ IN_DOMAIN_PROBES = 100
 MIN_FLOOR = 0.12
 MAX_FLOOR = 0.5
 BATCH = 64
-# Article text only: front-matter question points are phrasings, not content (retrieval
-# does not let them ground an answer either).
-_ARTICLE_TEXT = qm.Filter(
-    must_not=[qm.FieldCondition(key="kind", match=qm.MatchValue(value="question"))]
-)
 
 
 @dataclass(frozen=True)
@@ -82,30 +75,28 @@ def in_domain_probes(chunks: Sequence[PreparedChunk], limit: int = IN_DOMAIN_PRO
 
 
 def _best_scores(
-    client: QdrantClient, collection: str, embedder: Embedder, probes: Sequence[str]
+    store: IndexStore, version: str, embedder: Embedder, probes: Sequence[str]
 ) -> list[float]:
     scores: list[float] = []
     for start in range(0, len(probes), BATCH):
         block = probes[start : start + BATCH]
-        vectors = [row.tolist() for row in embedder.embed_queries(block)]
-        requests = [
-            qm.QueryRequest(query=v, using=DENSE_VECTOR, filter=_ARTICLE_TEXT, limit=1)
-            for v in vectors
-        ]
-        for response in client.query_batch_points(collection, requests=requests):
-            scores.append(response.points[0].score if response.points else 0.0)
+        vectors = [[float(x) for x in row.tolist()] for row in embedder.embed_queries(block)]
+        # Article text only: front-matter question points are phrasings, not content
+        # (retrieval does not let them ground an answer either).
+        for hits in store.nearest(version, vectors, limit=1, skip_kind="question"):
+            scores.append(hits[0].score if hits else 0.0)
     return scores
 
 
 def calibrate(
-    client: QdrantClient,
-    collection: str,
+    store: IndexStore,
+    version: str,
     embedder: Embedder,
     chunks: Sequence[PreparedChunk],
 ) -> Calibration:
-    """Measure the probes against ``collection`` and place the floor between them."""
-    off = _best_scores(client, collection, embedder, off_topic_probes())
-    inside = _best_scores(client, collection, embedder, in_domain_probes(chunks))
+    """Measure the probes against ``version`` and place the floor between them."""
+    off = _best_scores(store, version, embedder, off_topic_probes())
+    inside = _best_scores(store, version, embedder, in_domain_probes(chunks))
     off_q = float(np.quantile(off, OFF_TOPIC_QUANTILE)) if off else MIN_FLOOR
     in_q = float(np.quantile(inside, IN_DOMAIN_QUANTILE)) if inside else MAX_FLOOR
     floor = min(max(min(off_q, in_q), MIN_FLOOR), MAX_FLOOR)

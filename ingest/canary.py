@@ -8,10 +8,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from qdrant_client import QdrantClient
-
 from kbcore.embedding.base import Embedder
 from kbcore.errors import IndexValidationError
+from kbcore.index_store import IndexStore
 from kbcore.retrieval import Retriever
 
 log = logging.getLogger(__name__)
@@ -51,16 +50,15 @@ class CanaryValidator:
 
     canaries: list[Canary]
     embedder: Embedder
-    alias: str
     top_k: int = TOP_K
 
-    def __call__(self, client: QdrantClient, collection: str, articles: set[str]) -> None:
-        retriever = Retriever(client=client, embedder=self.embedder, alias=self.alias)
+    def __call__(self, store: IndexStore, version: str, articles: set[str]) -> None:
+        retriever = Retriever(store=store, embedder=self.embedder)
         failed = []
         for canary in self.canaries:
             if canary.article not in articles:
                 continue  # the article was removed on purpose
-            hits = retriever.search(canary.question, k=self.top_k, collection=collection).hits
+            hits = retriever.search(canary.question, k=self.top_k, version=version).hits
             if canary.article not in {hit.article for hit in hits}:
                 failed.append(canary.question)
         if failed:

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from qdrant_client import QdrantClient
-
 from ingest.chunking import PreparedChunk
-from kbcore.store import iter_payloads
+from kbcore.index_store import IndexStore
 
 SectionKey = tuple[str, str]  # (article slug, anchor)
 
@@ -53,8 +51,8 @@ class ContentDiff:
         return {slug: diff.to_json() for slug, diff in sorted(self.articles.items())}
 
 
-def scroll_indexed(client: QdrantClient, collection: str) -> list[IndexedPoint]:
-    """Every point of a collection with the fields the diff compares."""
+def scroll_indexed(store: IndexStore, version: str) -> list[IndexedPoint]:
+    """Every point of a version with the fields the diff compares."""
     return [
         IndexedPoint(
             id=point_id,
@@ -63,8 +61,8 @@ def scroll_indexed(client: QdrantClient, collection: str) -> list[IndexedPoint]:
             heading=str(payload.get("heading", "")),
             section_hash=str(payload.get("section_hash", "")),
         )
-        for point_id, payload in iter_payloads(
-            client, collection, ["article", "anchor", "heading", "section_hash"]
+        for point_id, payload in store.scroll(
+            version, ["article", "anchor", "heading", "section_hash"]
         )
     ]
 

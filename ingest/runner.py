@@ -44,17 +44,15 @@ def default_validators(runtime: Runtime) -> tuple[Validator, ...]:
     canaries = load_canaries(settings.canary_file, settings.canary_questions)
     if not canaries:
         return ()
-    return (CanaryValidator(canaries, runtime.embedder, settings.collection),)
+    return (CanaryValidator(canaries, runtime.embedder),)
 
 
 def make_indexer(runtime: Runtime, validators: tuple[Validator, ...] | None = None) -> Indexer:
-    """An Indexer over the runtime's client and embedder."""
+    """An Indexer over the runtime's store and embedder."""
     return Indexer(
-        client=runtime.client,
+        store=runtime.store,
         embedder=runtime.embedder,
-        alias=runtime.settings.collection,
         validators=default_validators(runtime) if validators is None else validators,
-        exclusive=runtime.settings.qdrant_url is None,
     )
 
 

@@ -1,44 +1,24 @@
-"""Write side of index versions: switch the alias, roll back, prune, clean up failures."""
+"""Write side of index versions over the storage port: roll back, prune, clean up builds
+that died (switching itself is the port's ``switch``, atomic on every adapter)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 
-from qdrant_client import QdrantClient
-from qdrant_client import models as qm
-
 from kbcore.errors import IndexNotFoundError
-from kbcore.versions import VersionInfo, list_versions, serving_collection
+from kbcore.index_store import IndexStore
+from kbcore.versions import VersionInfo, list_versions
 
 log = logging.getLogger(__name__)
 
 
-def switch_alias(client: QdrantClient, alias: str, collection: str) -> None:
-    """Point ``alias`` at ``collection`` in one atomic alias operation."""
-    operations: list[qm.AliasOperations] = []
-    if serving_collection(client, alias) is not None:
-        operations.append(qm.DeleteAliasOperation(delete_alias=qm.DeleteAlias(alias_name=alias)))
-    operations.append(
-        qm.CreateAliasOperation(
-            create_alias=qm.CreateAlias(collection_name=collection, alias_name=alias)
-        )
-    )
-    client.update_collection_aliases(change_aliases_operations=operations)
-
-
-def ready_versions(client: QdrantClient, alias: str) -> list[VersionInfo]:
+def ready_versions(store: IndexStore) -> list[VersionInfo]:
     """Finished versions, newest first."""
-    return [
-        v
-        for v in list_versions(client, alias)
-        if v.manifest is not None and v.manifest.status == "ready"
-    ]
+    return [v for v in list_versions(store) if v.ready]
 
 
-def remove_unfinished(
-    client: QdrantClient, alias: str, older_than: dt.timedelta | None = None
-) -> list[str]:
+def remove_unfinished(store: IndexStore, older_than: dt.timedelta | None = None) -> list[str]:
     """Delete leftovers of builds that died before switching (never the served one).
 
     With ``older_than`` only builds started that long ago count as dead: on a shared
@@ -46,40 +26,39 @@ def remove_unfinished(
     """
     removed = []
     cutoff = dt.datetime.now(dt.UTC) - older_than if older_than is not None else None
-    for version in list_versions(client, alias):
-        finished = version.manifest is not None and version.manifest.status == "ready"
+    for version in list_versions(store):
+        if version.ready or version.serving:
+            continue
         if cutoff is not None and version.manifest is not None:
             created = dt.datetime.fromisoformat(
                 version.manifest.created_at or "1970-01-01T00:00:00+00:00"
             )
             if created > cutoff:
                 continue
-        if not finished and not version.serving:
-            client.delete_collection(version.collection)
-            removed.append(version.collection)
-            log.info("removed unfinished index version %s", version.collection)
+        store.drop(version.version)
+        removed.append(version.version)
+        log.info("removed unfinished index version %s", version.version)
     return removed
 
 
-def prune_versions(client: QdrantClient, alias: str, keep: int) -> list[str]:
+def prune_versions(store: IndexStore, keep: int) -> list[str]:
     """Keep the serving version and the newest others up to ``keep`` in all."""
-    versions = ready_versions(client, alias)
-    kept = [v for v in versions if v.serving]
+    kept = 1
     removed = []
-    for version in versions:
+    for version in ready_versions(store):
         if version.serving:
             continue
-        if len(kept) < keep:
-            kept.append(version)
+        if kept < keep:
+            kept += 1
             continue
-        client.delete_collection(version.collection)
-        removed.append(version.collection)
+        store.drop(version.version)
+        removed.append(version.version)
     return removed
 
 
-def rollback(client: QdrantClient, alias: str, to_version: str | None = None) -> VersionInfo:
+def rollback(store: IndexStore, to_version: str | None = None) -> VersionInfo:
     """Serve the previous ready version (or ``to_version``) again."""
-    versions = ready_versions(client, alias)
+    versions = ready_versions(store)
     serving = next((v for v in versions if v.serving), None)
     if to_version is not None:
         target = next((v for v in versions if v.version == to_version), None)
@@ -94,5 +73,5 @@ def rollback(client: QdrantClient, alias: str, to_version: str | None = None) ->
         if not older:
             raise IndexNotFoundError("there is no previous index version to roll back to")
         target = older[0]
-    switch_alias(client, alias, target.collection)
-    return VersionInfo(target.collection, target.version, target.manifest, serving=True)
+    store.switch(target.version)
+    return VersionInfo(target.version, target.manifest, serving=True)

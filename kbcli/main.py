@@ -112,21 +112,21 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.swap import rollback
-    from kbcore.store import open_client
+    from kbcore.store import open_store
     from kbcore.versions import list_versions
 
-    client = open_client(settings)
+    store = open_store(settings)
     try:
         if args.index_command == "rollback":
-            info = rollback(client, settings.collection, args.version)
+            info = rollback(store, args.version)
             if args.json:
                 _print_json({"index_version": info.version})
             else:
                 print(f"now serving {info.version}")
             return 0
-        versions = list_versions(client, settings.collection)
+        versions = list_versions(store)
     finally:
-        client.close()
+        store.close()
     rows = [
         {
             "index_version": v.version,

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qdrant_client import QdrantClient
-
+from kbcore.index_store import IndexStore
 from kbcore.schema import OutlineEntry
-from kbcore.store import iter_payloads
 
 _FIELDS = [
     "article",
@@ -60,10 +58,10 @@ class ArticleInfo:
         return body
 
 
-def load_catalog(client: QdrantClient, collection: str) -> dict[str, ArticleInfo]:
+def load_catalog(store: IndexStore, version: str) -> dict[str, ArticleInfo]:
     """Every article of a version, by slug, in title order."""
     found: dict[str, ArticleInfo] = {}
-    for _, payload in iter_payloads(client, collection, _FIELDS, batch=2048):
+    for _, payload in store.scroll(version, _FIELDS, batch=2048):
         slug = str(payload.get("article", ""))
         outline = payload.get("outline")
         if slug in found and outline is None:

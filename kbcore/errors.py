@@ -5,7 +5,8 @@
     ├── IndexError_             the index cannot be used as it is
     │   ├── IndexNotFoundError      nothing has been indexed yet
     │   ├── ModelMismatchError      the index was built with another embedding model
-    │   └── IndexValidationError    a freshly built version failed its checks
+    │   ├── IndexValidationError    a freshly built version failed its checks
+    │   └── IndexCorruptError       stored index files cannot be read (names the file)
     ├── StoreUnavailableError   Qdrant cannot be reached, or its folder is locked
     ├── EmbedderError           the embedding model failed to load or to run
     └── LLMUnavailableError     the LLM timed out or failed after its retries
@@ -47,6 +48,11 @@ class ModelMismatchError(IndexError_):
 
 class IndexValidationError(IndexError_):
     """A new index version failed validation and was not switched in."""
+
+
+class IndexCorruptError(IndexError_):
+    """Stored index files are damaged or missing; the message names the file and says to
+    rebuild with ``kb ingest --rebuild``."""
 
 
 class StoreUnavailableError(KBError):

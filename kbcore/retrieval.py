@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense and BM25 candidates fused by reciprocal rank in Qdrant, then
+"""Hybrid retrieval: dense and BM25 candidates fused by reciprocal rank in the store, then
 collapsed to one hit per article section with each signal's score kept."""
 
 from __future__ import annotations
@@ -7,17 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from qdrant_client import QdrantClient
-from qdrant_client import models as qm
-
 from kbcore.embedding.base import Embedder, Vectors
-from kbcore.errors import IndexNotFoundError, StoreUnavailableError
-from kbcore.schema import DENSE_VECTOR, SPARSE_VECTOR, ChunkPayload, version_of
+from kbcore.errors import IndexNotFoundError
+from kbcore.index_store import CandidateQuery, IndexStore, ScoredHit, settle_ties
+from kbcore.schema import ChunkPayload
 from kbcore.sparse import BM25Encoder
-from kbcore.store import SERVER_ERRORS
-from kbcore.versions import serving_collection
 
 SearchMode = Literal["hybrid", "dense", "sparse"]
+RRF_K = 2  # reciprocal-rank fusion constant (Qdrant's default, which the index was tuned with)
 # A front-matter question that matches lifts its article's sections by this share of its
 # own fused score; it is not a section itself (measured on the golden set: hit@1 and
 # section hit@3 both improve over either treating it as a section or ignoring it).
@@ -74,32 +71,21 @@ class SearchResult:
     index_version: str
 
 
-def tag_filter(tags: Sequence[str] | None) -> qm.Filter | None:
-    """Sections carrying any of ``tags`` (``None`` when no filter is asked for)."""
-    if not tags:
-        return None
-    return qm.Filter(must=[qm.FieldCondition(key="tags", match=qm.MatchAny(any=list(tags)))])
-
-
 @dataclass
 class Retriever:
     """Searches the served index version."""
 
-    client: QdrantClient
+    store: IndexStore
     embedder: Embedder
-    alias: str
     prefetch_limit: int = 50
     encoder: BM25Encoder = field(default_factory=BM25Encoder)
 
     def resolve(self) -> str:
-        """The collection the alias serves right now (queries pin it for consistency)."""
-        try:
-            collection = serving_collection(self.client, self.alias)
-        except SERVER_ERRORS as exc:
-            raise StoreUnavailableError("the search index did not answer") from exc
-        if collection is None:
+        """The version being served right now (a request pins it for consistency)."""
+        version = self.store.serving()
+        if version is None:
             raise IndexNotFoundError("the index is empty; run `kb ingest` first")
-        return collection
+        return version
 
     def search(
         self,
@@ -107,69 +93,52 @@ class Retriever:
         k: int = 5,
         tags: Sequence[str] | None = None,
         mode: SearchMode = "hybrid",
-        collection: str | None = None,
+        version: str | None = None,
         query_vector: Vectors | None = None,
     ) -> SearchResult:
         """Top ``k`` sections for ``query`` (``query_vector``: its embedding, if known)."""
-        collection = collection or self.resolve()
-        version = version_of(self.alias, collection) or collection
-        flt = tag_filter(tags)
-        sparse_q = self.encoder.encode_query(query)
-        sparse = qm.SparseVector(indices=sparse_q.indices, values=sparse_q.values)
+        version = version or self.resolve()
         dense: list[float] | None = None
         if mode != "sparse":
             vector = query_vector if query_vector is not None else self.embedder.embed_query(query)
             dense = vector.tolist()
-        chunk_limit = max(k * 4, 20)
-        limit = max(self.prefetch_limit, chunk_limit)
-        requests: list[qm.QueryRequest] = []
-        if dense is not None:
-            requests.append(
-                qm.QueryRequest(query=dense, using=DENSE_VECTOR, filter=flt, limit=limit)
-            )
-        use_sparse = mode != "dense" and bool(sparse.indices)
-        if use_sparse:
-            requests.append(
-                qm.QueryRequest(query=sparse, using=SPARSE_VECTOR, filter=flt, limit=limit)
-            )
-        if mode == "hybrid" and dense is not None and use_sparse:
-            requests.append(
-                qm.QueryRequest(
-                    prefetch=[
-                        qm.Prefetch(query=dense, using=DENSE_VECTOR, filter=flt, limit=limit),
-                        qm.Prefetch(query=sparse, using=SPARSE_VECTOR, filter=flt, limit=limit),
-                    ],
-                    query=qm.FusionQuery(fusion=qm.Fusion.RRF),
-                    filter=flt,
-                    limit=chunk_limit,
-                    with_payload=True,
-                )
-            )
-        if not requests:
-            return SearchResult(hits=[], index_version=version)
-        # Only the last request's points are returned to the caller: it carries the payload.
-        requests[-1] = requests[-1].model_copy(update={"with_payload": True})
-        try:
-            responses = self.client.query_batch_points(collection, requests=requests)
-        except SERVER_ERRORS as exc:
-            raise StoreUnavailableError("the search index did not answer") from exc
-        dense_scores: dict[str, float] = {}
-        sparse_scores: dict[str, float] = {}
-        position = 0
-        if dense is not None:
-            dense_scores = {str(p.id): p.score for p in responses[position].points}
-            position += 1
-        if use_sparse:
-            sparse_scores = {str(p.id): p.score for p in responses[position].points}
-            position += 1
-        ranked = responses[-1].points[:chunk_limit]
-        return SearchResult(
-            hits=_collapse(ranked, dense_scores, sparse_scores)[:k], index_version=version
+        sparse = self.encoder.encode_query(query) if mode != "dense" else None
+        limit = max(k * 4, 20)
+        found = self.store.candidates(
+            version,
+            CandidateQuery(
+                dense=dense,
+                sparse=sparse,
+                limit=max(self.prefetch_limit, limit),
+                tags=tuple(tags or ()),
+            ),
         )
+        ranked = fuse([found.dense, found.sparse], limit)
+        payloads = self.store.payloads(version, [hit.id for hit in ranked])
+        points = [
+            ScoredHit(hit.id, hit.score, payloads[hit.id]) for hit in ranked if hit.id in payloads
+        ]
+        dense_scores = {hit.id: hit.score for hit in found.dense}
+        sparse_scores = {hit.id: hit.score for hit in found.sparse}
+        hits = _collapse(points, dense_scores, sparse_scores)
+        return SearchResult(hits=hits[:k], index_version=version)
+
+
+def fuse(lists: Sequence[Sequence[ScoredHit]], limit: int, k: int = RRF_K) -> list[ScoredHit]:
+    """Reciprocal-rank fusion: each point scores the sum of ``1 / (k + rank)`` over the
+    lists it is in (rank from 1); a single list keeps its own scores. Ties in id order."""
+    present = [ranking for ranking in lists if ranking]
+    if len(present) == 1:
+        return list(present[0][:limit])
+    scores: dict[str, float] = {}
+    for ranking in present:
+        for rank, hit in enumerate(ranking, start=1):
+            scores[hit.id] = scores.get(hit.id, 0.0) + 1.0 / (k + rank)
+    return settle_ties([ScoredHit(i, s) for i, s in scores.items()], limit)
 
 
 def _collapse(
-    points: Sequence[qm.ScoredPoint],
+    points: Sequence[ScoredHit],
     dense_scores: dict[str, float],
     sparse_scores: dict[str, float],
 ) -> list[SectionHit]:

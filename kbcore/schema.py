@@ -1,8 +1,5 @@
-"""The collection schema: vector names, the chunk payload and the index manifest.
-
-One place names collections: an alias (``settings.collection``) serves the current
-version, and each version is a collection ``<alias>__<version>``.
-"""
+"""The index schema: vector names, the chunk payload and the index manifest (how versions
+are stored is the storage adapters' business, see ``kbcore.index_store``)."""
 
 from __future__ import annotations
 
@@ -15,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "bm25"
-VERSION_SEPARATOR = "__"
 SCHEMA_VERSION = 2
 _POINT_NAMESPACE = uuid.UUID("6d1f0b55-3f3a-4c1e-9a4e-6b1b7f6c2a10")
 
@@ -87,17 +83,6 @@ def point_id(article: str, anchor: str, chunk_index: int, kind: str, content_has
     """Stable id: the same chunk content at the same place always gets the same id."""
     key = f"{article}#{anchor}#{kind}#{chunk_index}#{content_hash}"
     return str(uuid.uuid5(_POINT_NAMESPACE, key))
-
-
-def version_collection(alias: str, version: str) -> str:
-    """Name of the collection holding one index version."""
-    return f"{alias}{VERSION_SEPARATOR}{version}"
-
-
-def version_of(alias: str, collection: str) -> str | None:
-    """The version part of a collection name, or ``None`` if it is not one of ``alias``'s."""
-    prefix = f"{alias}{VERSION_SEPARATOR}"
-    return collection[len(prefix) :] if collection.startswith(prefix) else None
 
 
 def new_version() -> str:

@@ -210,9 +210,9 @@ class Settings(BaseSettings):
         return value
 
     @property
-    def embedded_qdrant_path(self) -> Path:
-        """Folder of the embedded (local-mode) Qdrant storage."""
-        return self.data_dir / "qdrant"
+    def embedded_index_path(self) -> Path:
+        """Folder of the embedded index (Qdrant Edge shards, one per index version)."""
+        return self.data_dir / "index"
 
     @property
     def llm_enabled(self) -> bool:

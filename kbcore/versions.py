@@ -1,72 +1,48 @@
-"""Read side of index versions: which collection the alias serves, and its manifest."""
+"""Read side of index versions over the storage port: which version serves, what each one
+recorded, and whether it was built with the configured embedding model."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qdrant_client import QdrantClient
-
 from kbcore.embedding.base import Embedder
 from kbcore.errors import IndexNotFoundError, ModelMismatchError
-from kbcore.schema import IndexManifest, version_of
+from kbcore.index_store import IndexStore
+from kbcore.schema import IndexManifest
 
 
 @dataclass(frozen=True)
 class VersionInfo:
-    """One index version: its collection, version id and manifest."""
+    """One index version: its id, manifest and whether it serves."""
 
-    collection: str
     version: str
     manifest: IndexManifest | None
     serving: bool
 
-
-def serving_collection(client: QdrantClient, alias: str) -> str | None:
-    """The collection the alias points at, or ``None`` before the first build."""
-    for entry in client.get_aliases().aliases:
-        if entry.alias_name == alias:
-            return entry.collection_name
-    return None
+    @property
+    def ready(self) -> bool:
+        return self.manifest is not None and self.manifest.status == "ready"
 
 
-def read_manifest(client: QdrantClient, collection: str) -> IndexManifest | None:
-    """The manifest stored in a collection's metadata (``None`` if it has none)."""
-    metadata = client.get_collection(collection).config.metadata
-    if not metadata:
-        return None
-    return IndexManifest.model_validate(metadata)
+def list_versions(store: IndexStore) -> list[VersionInfo]:
+    """Every version, newest first."""
+    serving = store.serving()
+    return [
+        VersionInfo(version=v, manifest=store.manifest(v), serving=v == serving)
+        for v in sorted(store.versions(), reverse=True)
+    ]
 
 
-def list_versions(client: QdrantClient, alias: str) -> list[VersionInfo]:
-    """Every version collection of ``alias``, newest first."""
-    serving = serving_collection(client, alias)
-    out = []
-    for description in client.get_collections().collections:
-        version = version_of(alias, description.name)
-        if version is None:
-            continue
-        out.append(
-            VersionInfo(
-                collection=description.name,
-                version=version,
-                manifest=read_manifest(client, description.name),
-                serving=description.name == serving,
-            )
-        )
-    return sorted(out, key=lambda v: v.version, reverse=True)
-
-
-def open_serving(client: QdrantClient, alias: str, embedder: Embedder) -> VersionInfo:
+def open_serving(store: IndexStore, embedder: Embedder) -> VersionInfo:
     """The serving version, checked against the configured embedding model."""
-    collection = serving_collection(client, alias)
-    if collection is None:
-        raise IndexNotFoundError(f"no index has been built yet for '{alias}'; run `kb ingest`")
-    manifest = read_manifest(client, collection)
+    version = store.serving()
+    if version is None:
+        raise IndexNotFoundError("no index has been built yet; run `kb ingest`")
+    manifest = store.manifest(version)
     if manifest is None:
-        raise IndexNotFoundError(f"collection {collection} has no manifest; rebuild the index")
+        raise IndexNotFoundError(f"index version {version} has no manifest; rebuild the index")
     check_model(manifest, embedder)
-    version = version_of(alias, collection) or collection
-    return VersionInfo(collection=collection, version=version, manifest=manifest, serving=True)
+    return VersionInfo(version=version, manifest=manifest, serving=True)
 
 
 def check_model(manifest: IndexManifest, embedder: Embedder) -> None:

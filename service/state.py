@@ -56,9 +56,9 @@ class ServiceState:
         def warm() -> None:
             try:
                 engine = self.chat_engine()
-                collection = engine.retriever.resolve()
+                version = engine.retriever.resolve()
                 count = engine.warm(stop=self._warm_stop)
-                self.warmed_version = collection
+                self.warmed_version = version
                 log.info("answer cache warmed with %d texts", count)
             except Exception:  # warming is an optimisation; never fail because of it
                 log.exception("warming the answer cache failed")
@@ -82,16 +82,16 @@ class ServiceState:
                 self.engine = build_chat_engine(runtime.retriever, self.settings)
             return self.engine
 
-    def catalog(self, collection: str) -> dict[str, ArticleInfo]:
+    def catalog(self, version: str) -> dict[str, ArticleInfo]:
         """Articles of an index version (cached; versions are immutable)."""
         with self._lock:
-            cached = self._catalogs.get(collection)
+            cached = self._catalogs.get(version)
             if cached is not None:
-                self._catalogs.move_to_end(collection)
+                self._catalogs.move_to_end(version)
                 return cached
-        catalog = load_catalog(self.require_runtime().client, collection)
+        catalog = load_catalog(self.require_runtime().store, version)
         with self._lock:
-            self._catalogs[collection] = catalog
+            self._catalogs[version] = catalog
             while len(self._catalogs) > CATALOG_CACHE:
                 self._catalogs.popitem(last=False)
         return catalog

@@ -55,7 +55,7 @@ def content_runtime(
 ) -> Iterator[Runtime]:
     """content/ indexed once into an in-memory Qdrant, shared read-only by tests."""
     settings = make_settings(tmp_path_factory.mktemp("content-index"))
-    runtime = Runtime.open(settings, in_memory=True, embedder=embedder)
+    runtime = Runtime.open(settings, scratch=True, embedder=embedder)
     report = ingest(runtime)
     assert report.warnings == [] and report.switched
     assert [s.path for s in report.skipped] == ["README.md"]

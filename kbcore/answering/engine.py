@@ -32,7 +32,6 @@ from kbcore.answering.vocabulary import Vocabulary, build_vocabulary
 from kbcore.embedding.base import Vectors
 from kbcore.retrieval import Retriever, SectionHit
 from kbcore.settings import Settings
-from kbcore.store import iter_payloads
 
 log = logging.getLogger(__name__)
 SOURCES = 5
@@ -61,7 +60,7 @@ class Prepared:
     query_vector: Vectors
     hits: list[SectionHit]
     sources: list[Source]
-    collection: str
+    version: str
     index_version: str
     vocabulary: Vocabulary
     support: Support
@@ -90,15 +89,15 @@ class ChatEngine:
         if self.extractive is None:
             self.extractive = ExtractiveAnswerer(self.scorer)
 
-    def vocabulary(self, collection: str) -> Vocabulary:
+    def vocabulary(self, version: str) -> Vocabulary:
         """Term statistics of an index version (built once per version)."""
         with self._lock:
-            cached = self._vocabularies.get(collection)
+            cached = self._vocabularies.get(version)
         if cached is not None:
             return cached
-        built = build_vocabulary(self.retriever.client, collection, self.retriever.encoder)
+        built = build_vocabulary(self.retriever.store, version, self.retriever.encoder)
         with self._lock:
-            self._vocabularies[collection] = built
+            self._vocabularies[version] = built
             while len(self._vocabularies) > VOCABULARY_CACHE:
                 self._vocabularies.popitem(last=False)
         return built
@@ -112,18 +111,18 @@ class ChatEngine:
     ) -> Prepared:
         """Rewrite, retrieve and assess (blocking: run it in a worker thread)."""
         rewrite = rewrite or rewrite_follow_up(message, history, self.retriever.encoder)
-        collection = self.retriever.resolve()
-        if rewrite.elliptical and self._stands_alone(message, collection):
+        version = self.retriever.resolve()
+        if rewrite.elliptical and self._stands_alone(message, version):
             rewrite = Rewrite(query=message, context="")
         vector = self.retriever.embedder.embed_query(rewrite.query)
         result = self.retriever.search(
-            rewrite.query, k=self.sources, tags=tags, collection=collection, query_vector=vector
+            rewrite.query, k=self.sources, tags=tags, version=version, query_vector=vector
         )
         sources = [
             Source(number=i + 1, hit=hit, chunks=text_chunks(hit))
             for i, hit in enumerate(result.hits)
         ]
-        vocabulary = self.vocabulary(collection)
+        vocabulary = self.vocabulary(version)
         floor = vocabulary.floor if vocabulary.floor is not None else self.min_dense
         support = assess(rewrite.query, sources, floor, vocabulary, message, self.retriever.encoder)
         return Prepared(
@@ -132,15 +131,15 @@ class ChatEngine:
             query_vector=vector,
             hits=result.hits,
             sources=sources,
-            collection=collection,
+            version=version,
             index_version=result.index_version,
             vocabulary=vocabulary,
             support=support,
         )
 
-    def _stands_alone(self, message: str, collection: str) -> bool:
+    def _stands_alone(self, message: str, version: str) -> bool:
         """Whether a short message finds a close section by itself."""
-        hits = self.retriever.search(message, k=SUPPORT_SOURCES, collection=collection).hits
+        hits = self.retriever.search(message, k=SUPPORT_SOURCES, version=version).hits
         return max((h.dense_score or 0.0 for h in hits), default=0.0) >= STANDALONE_SIMILARITY
 
     def focus_vector(self, prepared: Prepared) -> Vectors:
@@ -178,11 +177,11 @@ class ChatEngine:
         so first-time questions answer as fast as repeated ones. Skipped for knowledge
         bases with more than ``limit`` sentences. Returns the number of texts embedded."""
         assert self.scorer is not None
-        collection = self.retriever.resolve()
-        self.vocabulary(collection)
+        version = self.retriever.resolve()
+        self.vocabulary(version)
         texts: dict[str, None] = {}
         fields = ["text", "sentences", "heading", "kind"]
-        for _, payload in iter_payloads(self.retriever.client, collection, fields):
+        for _, payload in self.retriever.store.scroll(version, fields):
             if payload.get("kind") == "question":
                 continue
             texts[str(payload.get("heading", ""))] = None

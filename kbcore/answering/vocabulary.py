@@ -9,11 +9,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from qdrant_client import QdrantClient
-
+from kbcore.index_store import IndexStore
 from kbcore.sparse import BM25Encoder
-from kbcore.store import iter_payloads
-from kbcore.versions import read_manifest
 
 _WORD = re.compile(r"\w+(?:[-'.]\w+)*", re.UNICODE)
 
@@ -51,18 +48,18 @@ def words_of(text: str) -> list[str]:
     return out
 
 
-def build_vocabulary(client: QdrantClient, collection: str, encoder: BM25Encoder) -> Vocabulary:
+def build_vocabulary(store: IndexStore, version: str, encoder: BM25Encoder) -> Vocabulary:
     """Scan a version's stored texts once (versions never change, so cache the result)."""
     frequencies: Counter[str] = Counter()
     words: Counter[str] = Counter()
     documents = 0
-    for _, payload in iter_payloads(client, collection, ["text", "heading_path", "kind"]):
+    for _, payload in store.scroll(version, ["text", "heading_path", "kind"]):
         if payload.get("kind") != "question":
             documents += 1
             text = f"{payload.get('heading_path', '')}\n{payload.get('text', '')}"
             frequencies.update(set(encoder.terms(text)))
             words.update(set(words_of(text)))
-    manifest = read_manifest(client, collection)
+    manifest = store.manifest(version)
     return Vocabulary(
         documents=max(documents, 1),
         frequencies=frequencies,

@@ -5,8 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
-from kbcore.schema import version_of
-from kbcore.versions import serving_collection
 from service.deps import StateDep
 from service.problems import unavailable
 
@@ -30,13 +28,11 @@ async def readyz(state: StateDep) -> dict[str, object]:
         if state.startup_error:
             detail = f"the index could not be brought up to date: {state.startup_error}"
         raise unavailable(detail, 2, slug="starting")
-    collection = await run_in_threadpool(
-        serving_collection, runtime.client, runtime.settings.collection
-    )
-    if collection is None:
+    version = await run_in_threadpool(runtime.store.serving)
+    if version is None:
         raise unavailable("no index version is being served", 10, slug="index-not-ready")
     return {
         "status": "ready",
-        "index_version": version_of(runtime.settings.collection, collection) or collection,
-        "answer_cache": "warm" if state.warmed_version == collection else "warming",
+        "index_version": version,
+        "answer_cache": "warm" if state.warmed_version == version else "warming",
     }

@@ -43,7 +43,7 @@ def docs_kb(embedder: OnnxMiniLM, tmp_path_factory: pytest.TempPathFactory) -> I
         target.write_text(path.read_text())
     (docs / "security.md").write_text(KEYS)
     settings = make_settings(tmp, content_dir=docs, docs_root=tmp, canary_questions=0)
-    runtime = Runtime.open(settings, in_memory=True, embedder=embedder)
+    runtime = Runtime.open(settings, scratch=True, embedder=embedder)
     assert ingest(runtime).switched
     with serve(create_app(settings, runtime=runtime, sync_on_start=False)) as url:
         yield url

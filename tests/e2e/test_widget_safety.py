@@ -61,7 +61,7 @@ def hostile_kb(embedder: OnnxMiniLM, tmp_path_factory: pytest.TempPathFactory) -
     content.mkdir()
     (content / "zebra-grooming.md").write_text(HOSTILE)
     settings = make_settings(tmp, content_dir=content)
-    runtime = Runtime.open(settings, in_memory=True, embedder=embedder)
+    runtime = Runtime.open(settings, scratch=True, embedder=embedder)
     report = ingest(runtime)
     assert report.warnings == [] and report.switched
     app = create_app(settings, runtime=runtime, sync_on_start=False)

@@ -12,7 +12,6 @@ from ingest.runner import ingest
 from kbcore.embedding.onnx_minilm import OnnxMiniLM
 from kbcore.errors import ContentError, ModelMismatchError
 from kbcore.runtime import Runtime
-from kbcore.schema import DENSE_VECTOR, SPARSE_VECTOR
 from kbcore.versions import list_versions, open_serving
 from tests.conftest import CONTENT, make_settings
 
@@ -66,17 +65,19 @@ def test_ingest_on_disk_survives_reopening(tmp_path: Path, embedder: OnnxMiniLM)
 
     reopened = Runtime.open(settings, embedder=embedder)
     try:
-        info = open_serving(reopened.client, settings.collection, embedder)
+        info = open_serving(reopened.store, embedder)
         assert info.version == report.index_version
         assert info.manifest is not None and info.manifest.embed_model == embedder.model_id
-        assert reopened.client.count(info.collection).count == report.chunks
+        assert reopened.store.count(info.version) == report.chunks
         hits = reopened.retriever.search("vectors from embeddings", k=2).hits
         assert hits[0].article == "beta" and hits[0].anchor == "first-topic"
+        # Both signals scored it: a named dense vector and a BM25 sparse vector with IDF.
         assert hits[0].dense_score is not None and hits[0].sparse_score is not None
-        # The collection has a named dense vector and a BM25 sparse vector with IDF.
-        config = reopened.client.get_collection(info.collection).config.params
-        assert isinstance(config.vectors, dict) and config.vectors[DENSE_VECTOR].size == 384
-        assert config.sparse_vectors is not None and SPARSE_VECTOR in config.sparse_vectors
+        assert reopened.store.dense_size(info.version) == 384
+        # One Edge shard per version, the serving one named by the pointer file.
+        index = settings.embedded_index_path
+        assert (index / "SERVING").read_text().strip() == info.version
+        assert (index / "versions" / info.version / "shard").is_dir()
     finally:
         reopened.close()
 
@@ -84,13 +85,13 @@ def test_ingest_on_disk_survives_reopening(tmp_path: Path, embedder: OnnxMiniLM)
 def test_second_run_on_unchanged_content_embeds_nothing(
     tmp_path: Path, embedder: OnnxMiniLM
 ) -> None:
-    runtime = Runtime.open(make_settings(tmp_path), in_memory=True, embedder=embedder)
+    runtime = Runtime.open(make_settings(tmp_path), scratch=True, embedder=embedder)
     first = ingest(runtime)
     second = ingest(runtime)
     assert first.embedded == first.chunks > 300
     assert second.embedded == 0 and second.deleted == 0 and not second.switched
     assert second.index_version == first.index_version
-    assert len(list_versions(runtime.client, "kb")) == 1
+    assert len(list_versions(runtime.store)) == 1
 
 
 def test_same_content_gives_same_point_ids(tmp_path: Path, embedder: OnnxMiniLM) -> None:
@@ -100,11 +101,10 @@ def test_same_content_gives_same_point_ids(tmp_path: Path, embedder: OnnxMiniLM)
     ids = []
     for _ in range(2):
         settings = make_settings(tmp_path, content_dir=content)
-        runtime = Runtime.open(settings, in_memory=True, embedder=embedder)
+        runtime = Runtime.open(settings, scratch=True, embedder=embedder)
         ingest(runtime)
-        collection = runtime.retriever.resolve()
-        points, _ = runtime.client.scroll(collection, limit=10_000)
-        ids.append(sorted(str(p.id) for p in points))
+        version = runtime.retriever.resolve()
+        ids.append(sorted(point_id for point_id, _ in runtime.store.scroll(version, [])))
         runtime.close()
     assert ids[0] == ids[1]
 
@@ -121,12 +121,12 @@ def test_opening_with_a_different_model_is_a_clear_error(
     other = Runtime.open(settings, embedder=ShortEmbedder())
     try:
         with pytest.raises(ModelMismatchError, match="rebuild"):
-            open_serving(other.client, settings.collection, other.embedder)
+            open_serving(other.store, other.embedder)
         with pytest.raises(ModelMismatchError, match="kb ingest --rebuild"):
             ingest(other)
         rebuilt = ingest(other, rebuild=True)
         assert rebuilt.embedded == rebuilt.chunks and rebuilt.switched
-        info = open_serving(other.client, settings.collection, other.embedder)
+        info = open_serving(other.store, other.embedder)
         assert info.manifest is not None and info.manifest.embed_model == "some-other-model"
     finally:
         other.close()
@@ -140,7 +140,7 @@ def test_malformed_article_is_skipped_and_the_rest_indexes(
     (content / "broken.md").write_text("---\ntitle: Broken\nslug: [oops\n---\nText.\n")
     (content / "no-summary.md").write_text("---\ntitle: Fine\nslug: fine\n---\nIt has text.\n")
     runtime = Runtime.open(
-        make_settings(tmp_path, content_dir=content), in_memory=True, embedder=embedder
+        make_settings(tmp_path, content_dir=content), scratch=True, embedder=embedder
     )
     report = ingest(runtime)
     assert report.articles == 2 and report.switched  # a missing summary is derived
@@ -179,7 +179,7 @@ def test_tampered_model_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_content_dir_real_articles_index_without_errors(content_runtime: Runtime) -> None:
-    info = open_serving(content_runtime.client, "kb", content_runtime.embedder)
+    info = open_serving(content_runtime.store, content_runtime.embedder)
     assert (
         info.manifest is not None and info.manifest.articles == len(list(CONTENT.glob("*.md"))) - 1
     )

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from qdrant_client import models as qm
 
 from ingest.build import BuildOptions, Indexer
 from ingest.canary import Canary, CanaryValidator
@@ -15,8 +14,8 @@ from kbcore.embedding.base import Vectors
 from kbcore.embedding.onnx_minilm import OnnxMiniLM
 from kbcore.errors import EmbedderError, IndexValidationError
 from kbcore.runtime import Runtime
-from kbcore.schema import IndexManifest, new_version, version_collection
-from kbcore.versions import list_versions, serving_collection
+from kbcore.schema import IndexManifest, new_version
+from kbcore.versions import list_versions
 from tests.conftest import make_settings
 from tests.ingest.test_build import write
 
@@ -61,15 +60,14 @@ def site(tmp_path: Path, embedder: OnnxMiniLM) -> tuple[Path, Runtime, CountingE
     write(content, "gamma", first="Reranking reorders candidates with a cross-encoder.")
     counting = CountingEmbedder(embedder)
     runtime = Runtime.open(
-        make_settings(tmp_path, content_dir=content), in_memory=True, embedder=counting
+        make_settings(tmp_path, content_dir=content), scratch=True, embedder=counting
     )
-    indexer = Indexer(client=runtime.client, embedder=counting, alias="kb")
+    indexer = Indexer(store=runtime.store, embedder=counting)
     return content, runtime, counting, indexer
 
 
 def point_ids(runtime: Runtime) -> set[str]:
-    points, _ = runtime.client.scroll(runtime.retriever.resolve(), limit=10_000)
-    return {str(p.id) for p in points}
+    return {point_id for point_id, _ in runtime.store.scroll(runtime.retriever.resolve(), [])}
 
 
 def top_texts(runtime: Runtime, query: str) -> str:
@@ -152,7 +150,7 @@ def test_dry_run_reports_without_writing(
     assert dry.diff == {"alpha": {"added": [], "changed": ["first-topic"], "removed": []}}
     assert counting.embedded == 0 and not dry.switched
     assert runtime.retriever.resolve().endswith(first.index_version)
-    assert len(list_versions(runtime.client, "kb")) == 1
+    assert len(list_versions(runtime.store)) == 1
 
 
 def test_failed_build_keeps_serving_the_old_version(
@@ -166,8 +164,8 @@ def test_failed_build_keeps_serving_the_old_version(
     counting.fail_after = counting.embedded + 1
     with pytest.raises(EmbedderError):
         indexer.run(content)
-    assert serving_collection(runtime.client, "kb") == version_collection("kb", first.index_version)
-    assert [v.version for v in list_versions(runtime.client, "kb")] == [first.index_version]
+    assert runtime.store.serving() == first.index_version
+    assert [v.version for v in list_versions(runtime.store)] == [first.index_version]
     assert top_texts(runtime, "chunking passages") == before
     counting.fail_after = None
     assert indexer.run(content).switched
@@ -178,7 +176,7 @@ def test_leftover_of_a_killed_build_is_removed_by_the_next_run(
 ) -> None:
     content, runtime, _, indexer = site
     first = indexer.run(content)
-    leftover = version_collection("kb", new_version())
+    leftover = new_version()
     manifest = IndexManifest(
         embed_model="x",
         dim=384,
@@ -189,15 +187,11 @@ def test_leftover_of_a_killed_build_is_removed_by_the_next_run(
         sections=0,
         chunks=0,
     )
-    runtime.client.create_collection(
-        leftover,
-        vectors_config={"dense": qm.VectorParams(size=384, distance=qm.Distance.COSINE)},
-        metadata=manifest.model_dump(),
-    )
-    assert len(list_versions(runtime.client, "kb")) == 2
+    runtime.store.create(leftover, manifest)  # status "building": a dead build
+    assert len(list_versions(runtime.store)) == 2
     again = indexer.run(content)
     assert not again.switched and again.index_version == first.index_version
-    assert [v.version for v in list_versions(runtime.client, "kb")] == [first.index_version]
+    assert [v.version for v in list_versions(runtime.store)] == [first.index_version]
 
 
 def test_versions_are_pruned_and_rollback_restores_answers(
@@ -210,9 +204,9 @@ def test_versions_are_pruned_and_rollback_restores_answers(
     v2 = indexer.run(content, BuildOptions(keep_versions=2))
     write(content, "alpha", first="Chunking version three uses sentences.")
     v3 = indexer.run(content, BuildOptions(keep_versions=2))
-    versions = [v.version for v in list_versions(runtime.client, "kb")]
+    versions = [v.version for v in list_versions(runtime.store)]
     assert versions == [v3.index_version, v2.index_version]  # v1 pruned
-    restored = rollback(runtime.client, "kb")
+    restored = rollback(runtime.store)
     assert restored.version == v2.index_version
     assert "version two" in top_texts(runtime, "chunking headings")
     assert before != top_texts(runtime, "chunking passages")
@@ -223,8 +217,8 @@ def test_failing_canary_blocks_the_switch(
     site: tuple[Path, Runtime, CountingEmbedder, Indexer],
 ) -> None:
     content, runtime, counting, _ = site
-    canary = CanaryValidator([Canary("cross-encoder reranking", "gamma")], counting, "kb", 1)
-    indexer = Indexer(client=runtime.client, embedder=counting, alias="kb", validators=[canary])
+    canary = CanaryValidator([Canary("cross-encoder reranking", "gamma")], counting, 1)
+    indexer = Indexer(store=runtime.store, embedder=counting, validators=[canary])
     first = indexer.run(content)
     write(content, "gamma", first="Bananas are yellow fruit.", title="Fruit")
     with pytest.raises(IndexValidationError, match="canary"):

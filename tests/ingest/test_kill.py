@@ -11,7 +11,7 @@ from pathlib import Path
 
 from kbcore.embedding.onnx_minilm import OnnxMiniLM
 from kbcore.runtime import Runtime
-from kbcore.versions import list_versions, serving_collection
+from kbcore.versions import list_versions
 from tests.conftest import make_settings
 from tests.ingest.test_build import write
 
@@ -58,9 +58,8 @@ def test_sigkill_mid_build_keeps_old_version_and_next_run_recovers(
 
     reopened = Runtime.open(settings, embedder=embedder)
     try:
-        serving = serving_collection(reopened.client, "kb")
-        assert serving is not None and serving.endswith(first.index_version)
-        versions = list_versions(reopened.client, "kb")
+        assert reopened.store.serving() == first.index_version
+        versions = list_versions(reopened.store)
         unfinished = [v for v in versions if v.manifest is None or v.manifest.status != "ready"]
         assert unfinished, "the killed build left no trace to clean up"
         hits = reopened.retriever.search("chunking passages", k=3).hits
@@ -68,7 +67,7 @@ def test_sigkill_mid_build_keeps_old_version_and_next_run_recovers(
 
         report = ingest(reopened)
         assert report.switched and report.articles == 301
-        after = list_versions(reopened.client, "kb")
+        after = list_versions(reopened.store)
         assert all(v.manifest is not None and v.manifest.status == "ready" for v in after)
         assert {h.article for h in reopened.retriever.search("bulk article 42", k=5).hits} & {
             "bulk-42"

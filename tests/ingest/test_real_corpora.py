@@ -13,8 +13,6 @@ from ingest.report import IngestReport
 from ingest.runner import ingest
 from kbcore.embedding.onnx_minilm import OnnxMiniLM
 from kbcore.runtime import Runtime
-from kbcore.store import iter_payloads
-from kbcore.versions import serving_collection
 from tests.conftest import ROOT, make_settings
 
 CORPORA = ROOT / "eval" / "corpora"
@@ -48,7 +46,7 @@ def indexed(
     settings = make_settings(
         tmp_path_factory.mktemp(name), content_dir=CORPORA / name, canary_questions=0
     )
-    runtime = Runtime.open(settings, in_memory=True, embedder=embedder)
+    runtime = Runtime.open(settings, scratch=True, embedder=embedder)
     yield name, runtime, ingest(runtime)
     runtime.close()
 
@@ -62,9 +60,9 @@ def test_every_file_is_indexed_or_reported_with_its_reason(
 ) -> None:
     name, runtime, report = indexed
     assert report.switched and report.skipped == []
-    collection = serving_collection(runtime.client, runtime.settings.collection)
-    assert collection is not None
-    paths = {str(p["path"]) for _, p in iter_payloads(runtime.client, collection, ["path"])}
+    version = runtime.store.serving()
+    assert version is not None
+    paths = {str(p["path"]) for _, p in runtime.store.scroll(version, ["path"])}
     empty = {w.path for w in report.warnings if w.message == "no text to index on this page"}
     assert paths | empty == _files(name)  # a page with no text (an API stub) is reported
     assert all(p.startswith("api/") for p in empty)
@@ -74,11 +72,11 @@ def test_no_generator_syntax_anywhere_in_the_index(
     indexed: tuple[str, Runtime, IngestReport],
 ) -> None:
     _, runtime, _ = indexed
-    collection = serving_collection(runtime.client, runtime.settings.collection)
-    assert collection is not None
+    version = runtime.store.serving()
+    assert version is not None
     fields = ["title", "heading", "heading_path", "anchor", "text", "sentences", "summary"]
     leaks = []
-    for _, payload in iter_payloads(runtime.client, collection, fields):
+    for _, payload in runtime.store.scroll(version, fields):
         text = str(payload["text"])
         quotable = [text[a:b] for a, b in payload["sentences"]]  # prose, not code
         for value in [payload[k] for k in ("title", "heading", "anchor", "summary")] + quotable:
@@ -89,11 +87,11 @@ def test_no_generator_syntax_anywhere_in_the_index(
 
 def test_anchors_match_the_published_site(indexed: tuple[str, Runtime, IngestReport]) -> None:
     name, runtime, _ = indexed
-    collection = serving_collection(runtime.client, runtime.settings.collection)
-    assert collection is not None
+    version = runtime.store.serving()
+    assert version is not None
     anchors = {
         (str(p["article"]), str(p["anchor"]))
-        for _, p in iter_payloads(runtime.client, collection, ["article", "anchor"])
+        for _, p in runtime.store.scroll(version, ["article", "anchor"])
     }
     assert PUBLISHED_ANCHORS[name] <= anchors
 
@@ -104,9 +102,7 @@ def test_same_file_names_in_different_folders_are_distinct_articles(
     name, runtime, _ = indexed
     if name != "pydantic-docs":
         pytest.skip("only the pydantic tree reuses file names")
-    collection = serving_collection(runtime.client, runtime.settings.collection)
-    assert collection is not None
-    articles = {
-        str(p["article"]) for _, p in iter_payloads(runtime.client, collection, ["article"])
-    }
+    version = runtime.store.serving()
+    assert version is not None
+    articles = {str(p["article"]) for _, p in runtime.store.scroll(version, ["article"])}
     assert {"concepts/fields", "concepts/types", "concepts/json_schema"} <= articles

@@ -93,8 +93,8 @@ def test_locked_embedded_folder_is_a_clear_error(env: dict[str, str]) -> None:
         [
             sys.executable,
             "-c",
-            "import sys,time; from qdrant_client import QdrantClient; "
-            f"c=QdrantClient(path={env['KB_DATA_DIR'] + '/qdrant'!r}); "
+            "import sys,time; from pathlib import Path; from kbcore.stores.edge import EdgeStore; "
+            f"s=EdgeStore(Path({env['KB_DATA_DIR'] + '/index'!r})); "
             "print('held', flush=True); time.sleep(60)",
         ],
         stdout=subprocess.PIPE,

@@ -17,7 +17,6 @@ from kbcore.answering.models import Answer, RefusalCode, Turn
 from kbcore.answering.support import specific_terms
 from kbcore.embedding.onnx_minilm import OnnxMiniLM
 from kbcore.runtime import Runtime
-from kbcore.versions import read_manifest, serving_collection
 from tests.conftest import make_settings
 
 SECURITY = """# Security
@@ -70,7 +69,7 @@ def engine(embedder: OnnxMiniLM, tmp_path_factory: pytest.TempPathFactory) -> It
     for name, text in (("security.md", SECURITY), ("routing.md", ROUTING), ("hosting.md", PRICING)):
         (content / name).write_text(text)
     settings = make_settings(tmp, content_dir=content, canary_questions=0)
-    runtime = Runtime.open(settings, in_memory=True, embedder=embedder)
+    runtime = Runtime.open(settings, scratch=True, embedder=embedder)
     report = ingest(runtime)
     assert report.switched and report.refusal_floor is not None
     yield build_chat_engine(runtime.retriever, settings)
@@ -148,10 +147,10 @@ def test_a_short_new_question_is_not_taken_for_a_follow_up(engine: ChatEngine) -
 
 
 def test_each_index_measures_its_own_refusal_floor(engine: ChatEngine) -> None:
-    client = engine.retriever.client
-    collection = serving_collection(client, engine.retriever.alias)
-    assert collection is not None
-    manifest = read_manifest(client, collection)
+    store = engine.retriever.store
+    version = store.serving()
+    assert version is not None
+    manifest = store.manifest(version)
     assert manifest is not None and manifest.refusal_floor is not None
     calibration = manifest.calibration
     assert calibration["floor"] == manifest.refusal_floor

@@ -32,7 +32,7 @@ def test_openai_backend_indexes_and_searches(tmp_path: Path) -> None:
         vectors = embedder.embed_documents(["one text", "another text"])
         assert vectors.shape == (2, 8)
         assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0)
-        runtime = Runtime.open(settings, in_memory=True, embedder=embedder)
+        runtime = Runtime.open(settings, scratch=True, embedder=embedder)
         report = ingest(runtime)
         assert report.switched and report.embedded == report.chunks
         assert runtime.retriever.search("chunking passages", k=1).hits[0].article == "alpha"

@@ -28,7 +28,7 @@ def small_app(tmp_path: Path, embedder: OnnxMiniLM) -> Iterator[tuple[TestClient
     content = tmp_path / "content"
     write(content, "alpha", first="Chunking splits long documents into passages.")
     settings = make_settings(tmp_path, content_dir=content, admin_token=TOKEN)
-    runtime = Runtime.open(settings, in_memory=True, embedder=embedder)
+    runtime = Runtime.open(settings, scratch=True, embedder=embedder)
     with TestClient(create_app(settings, runtime=runtime)) as http:
         deadline = time.monotonic() + 60
         while http.get("/readyz").status_code != 200:
@@ -108,7 +108,7 @@ def test_concurrent_clients_see_no_errors_during_rebuild_and_switch(
     content = tmp_path / "content"
     shutil.copytree(CONTENT, content)
     settings = make_settings(tmp_path, content_dir=content, admin_token=TOKEN)
-    runtime = Runtime.open(settings, in_memory=True, embedder=embedder)
+    runtime = Runtime.open(settings, scratch=True, embedder=embedder)
     app = create_app(settings, runtime=runtime)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -197,7 +197,7 @@ def test_kb_ingest_server_asks_the_running_service(tmp_path: Path, embedder: Onn
     content = tmp_path / "content"
     write(content, "alpha", first="Chunking splits long documents into passages.")
     settings = make_settings(tmp_path, content_dir=content, admin_token=TOKEN)
-    runtime = Runtime.open(settings, in_memory=True, embedder=embedder)
+    runtime = Runtime.open(settings, scratch=True, embedder=embedder)
     server, thread, base = _serve(create_app(settings, runtime=runtime))
     try:
         while httpx.get(f"{base}/readyz").status_code != 200:
@@ -235,7 +235,7 @@ def test_watch_reindexes_when_an_article_changes(tmp_path: Path, embedder: OnnxM
     content = tmp_path / "content"
     write(content, "alpha", first="Chunking splits long documents into passages.")
     settings = make_settings(tmp_path, content_dir=content, watch_debounce_ms=100)
-    runtime = Runtime.open(settings, in_memory=True, embedder=embedder)
+    runtime = Runtime.open(settings, scratch=True, embedder=embedder)
     with TestClient(create_app(settings, runtime=runtime, watch=True)) as http:
         deadline = time.monotonic() + 60
         while http.get("/readyz").status_code != 200:

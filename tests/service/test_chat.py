@@ -270,7 +270,7 @@ def test_unknown_routes_and_methods_are_problems(
 
 
 def test_no_index_is_503_with_retry_after(tmp_path: Path, content_runtime: Runtime) -> None:
-    empty = Runtime.open(make_settings(tmp_path), in_memory=True, embedder=content_runtime.embedder)
+    empty = Runtime.open(make_settings(tmp_path), scratch=True, embedder=content_runtime.embedder)
     app = create_app(make_settings(tmp_path), runtime=empty, sync_on_start=False)
     with TestClient(app) as http:
         for response in (

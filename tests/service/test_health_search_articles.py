@@ -24,7 +24,7 @@ def test_ready_only_after_start_up_sync(tmp_path: Path, embedder: OnnxMiniLM) ->
     content = tmp_path / "content"
     write(content, "alpha")
     settings = make_settings(tmp_path, content_dir=content)
-    runtime = Runtime.open(settings, in_memory=True, embedder=embedder)
+    runtime = Runtime.open(settings, scratch=True, embedder=embedder)
     app = create_app(settings, runtime=runtime)
     with TestClient(app) as http:
         deadline = time.monotonic() + 60

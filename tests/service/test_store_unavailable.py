@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from kbcore.errors import StoreUnavailableError
-from kbcore.store import open_client
+from kbcore.store import open_store
 from service.app import create_app
 from tests.conftest import make_settings
 from tests.stubs.openai_stub import free_port
@@ -19,7 +19,7 @@ def test_unreachable_server_is_a_clear_error_and_503s(tmp_path: Path) -> None:
         tmp_path, qdrant_url=f"http://127.0.0.1:{free_port()}", qdrant_connect_timeout_s=0
     )
     with pytest.raises(StoreUnavailableError, match="cannot reach Qdrant"):
-        open_client(settings)
+        open_store(settings)
     with TestClient(create_app(settings)) as http:
         assert http.get("/healthz").status_code == 200
         for response in (
