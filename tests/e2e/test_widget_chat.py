@@ -288,8 +288,8 @@ def test_leaving_mid_answer_offers_a_retry_after_reload(servers: Servers, page: 
     page.route("**/v1/chat", lambda route: None)  # the answer never comes
     ask(page, QUESTION)
     expect(page.locator('[data-kb-state="waiting"]')).to_have_count(1)
+    page.reload()  # the held request dies with the page; only then may answers flow again
     page.unroute("**/v1/chat")
-    page.reload()
     failed = page.locator(FAILED)
     expect(failed.locator("[data-kb-error]")).to_contain_text("interrupted")
     expect(page.locator('[data-kb-message="user"]')).to_have_text(QUESTION)

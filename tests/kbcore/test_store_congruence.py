@@ -265,7 +265,7 @@ def test_both_adapters_rank_a_vaswani_sample_identically(
                 section_hash="",
                 path=f"{docno}.md",
                 page_url=f"/learn/{docno}",
-            ).model_dump(),  # fmt: skip
+            ).model_dump(),
         )
         for i, (docno, text) in enumerate(docs)
     ]
