@@ -18,6 +18,7 @@ from service.articles.router import router as articles_router
 from service.chat.router import router as chat_router
 from service.feedback.router import router as feedback_router
 from service.health.router import router as health_router
+from service.llms.router import router as llms_router
 from service.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from service.problems import install_problem_handlers
 from service.ratelimit import RateLimitMiddleware
@@ -110,6 +111,7 @@ def create_app(
     app.include_router(feedback_router)
     app.include_router(admin_router)
     app.include_router(widget_router)
+    app.include_router(llms_router)  # before the site: "/learn/{slug}.md"
     app.include_router(site_router)  # last: it serves "/" and "/learn/{slug}"
     return app
 

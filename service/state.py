@@ -14,6 +14,7 @@ from kbcore.runtime import Runtime
 from kbcore.schema import version_of
 from kbcore.settings import Settings
 from service.admin.jobs import ReindexManager
+from service.llms.cache import LlmsCache
 from service.problems import unavailable
 from service.site.content import SiteContent
 
@@ -36,6 +37,7 @@ class ServiceState:
     reindex: ReindexManager | None = None
     _catalogs: OrderedDict[str, dict[str, ArticleInfo]] = field(default_factory=OrderedDict)
     _site: SiteContent | None = None
+    llms: LlmsCache = field(default_factory=LlmsCache)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def require_runtime(self) -> Runtime:
