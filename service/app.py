@@ -20,6 +20,8 @@ from service.feedback.router import router as feedback_router
 from service.health.router import router as health_router
 from service.llms.router import router as llms_router
 from service.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from service.openai_compat.errors import OpenAIErrorMiddleware
+from service.openai_compat.router import router as openai_router
 from service.problems import install_problem_handlers
 from service.ratelimit import RateLimitMiddleware
 from service.search.router import router as search_router
@@ -85,7 +87,7 @@ def create_app(
     )
     app.state.kb = state
     install_problem_handlers(app)
-    # Outermost last: request id -> CORS -> rate limit -> body size -> routes.
+    # Outermost last: request id -> CORS -> OpenAI errors -> rate limit -> body size -> routes.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         RateLimitMiddleware,
@@ -93,13 +95,14 @@ def create_app(
         burst=settings.rate_limit_burst,
         trusted_proxies=settings.trusted_proxies,
     )
+    app.add_middleware(OpenAIErrorMiddleware)  # OpenAI's error shape on its routes
     # Only the listed sites get CORS headers; no credentials, so no cookies cross over.
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_origins,
         allow_credentials=False,
         allow_methods=["GET", "POST", "OPTIONS"],
-        allow_headers=["Content-Type", "Accept", "X-Request-ID"],
+        allow_headers=["Content-Type", "Accept", "X-Request-ID", "Authorization"],
         expose_headers=["Retry-After", "X-Request-ID"],
         max_age=600,
     )
@@ -111,6 +114,7 @@ def create_app(
     app.include_router(feedback_router)
     app.include_router(admin_router)
     app.include_router(widget_router)
+    app.include_router(openai_router)
     app.include_router(llms_router)  # before the site: "/learn/{slug}.md"
     app.include_router(site_router)  # last: it serves "/" and "/learn/{slug}"
     return app

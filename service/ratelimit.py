@@ -22,6 +22,7 @@ LIMITED_PREFIXES = (
     "/v1/search",
     "/v1/articles",
     "/v1/feedback",
+    "/v1/models",
     "/llms",
 )
 MAX_CLIENTS = 50_000
