@@ -23,6 +23,7 @@ LIMITED_PREFIXES = (
     "/v1/articles",
     "/v1/feedback",
     "/v1/models",
+    "/mcp",
     "/llms",
 )
 MAX_CLIENTS = 50_000

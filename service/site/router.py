@@ -40,9 +40,11 @@ def _html(body: str, base: str) -> HTMLResponse:
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(content: ContentDep, base: KbUrlDep) -> HTMLResponse:
+async def home(content: ContentDep, base: KbUrlDep, state: StateDep) -> HTMLResponse:
     pages = await run_in_threadpool(content.pages)
-    return _html(home_html(pages, base), base)
+    settings = state.settings
+    html = home_html(pages, base, settings.mcp_token is not None, settings.model_id)
+    return _html(html, base)
 
 
 @router.get("/learn/{slug:path}", response_class=HTMLResponse)

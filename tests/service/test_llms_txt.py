@@ -1,9 +1,11 @@
 """``/llms.txt``, ``/llms-full.txt`` and ``/learn/{slug}.md``: valid for the reference parser
 (``llms-txt``), true to the source files, cached per index version and rebuilt after a
-switch."""
+switch; and the demo page's "Add to your editor" snippet."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -173,3 +175,27 @@ def test_files_are_rebuilt_after_each_index_switch(own_index: tuple[Runtime, Pat
             "# Added later\n\nSource: http://testserver/learn/added\n"
             in http.get("/llms-full.txt").text
         )
+
+
+def test_demo_page_shows_the_add_to_your_editor_snippet(
+    content_runtime: Runtime, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    for token in (None, "mcp-token-0123456789abcdef"):
+        settings = make_settings(
+            tmp_path_factory.mktemp("demo"), public_base_url=BASE, mcp_token=token
+        )
+        app = create_app(settings, runtime=content_runtime, sync_on_start=False)
+        with TestClient(app) as client:
+            html = client.get("/").text
+        assert "Add to your editor" in html
+        command = re.search(r"<pre><code>(claude mcp add[^<]*)</code></pre>", html)
+        assert command is not None
+        configs = re.findall(r"<pre><code>(\{.*?\})</code></pre>", html, re.S)
+        vscode, cursor = (json.loads(c.replace("&quot;", '"')) for c in configs)
+        assert vscode["servers"]["kb"]["url"] == cursor["mcpServers"]["kb"]["url"] == f"{BASE}/mcp"
+        if token is None:
+            assert command.group(1) == f"claude mcp add --transport http kb {BASE}/mcp"
+        else:
+            assert token not in html
+            assert "$KB_MCP_TOKEN" in command.group(1)
+            assert vscode["servers"]["kb"]["headers"]["Authorization"] == "Bearer ${input:kb-token}"
