@@ -3,6 +3,8 @@
 - The app's lifespan runs the SDK's session manager (``McpEndpoint.running``); until it
   runs, and after it stops, ``/mcp`` answers 503.
 - Stateless, JSON responses: every request stands alone, so any replica can answer it.
+  Messages are POSTed; with no session there is no stream to GET and nothing to DELETE,
+  so both are 405 (as the spec allows) rather than a stream held open for nothing.
 - DNS-rebinding protection (the SDK's transport security): the Host header must name this
   service (localhost, ``KB_HOST`` or ``KB_PUBLIC_BASE_URL``'s host; else 421), and a
   browser's Origin must be one of ``KB_ALLOWED_ORIGINS`` or the public URL (else 403).
@@ -96,6 +98,14 @@ class McpEndpoint:
                 "send the MCP token as 'Authorization: Bearer <KB_MCP_TOKEN>'",
                 slug="unauthorized",
                 headers={"WWW-Authenticate": 'Bearer realm="kb-mcp"'},
+            )
+            await problem_response(request, problem)(scope, receive, send)
+            return
+        if request.method != "POST":
+            problem = Problem(
+                405,
+                "the MCP endpoint is stateless: POST JSON-RPC messages to it",
+                headers={"Allow": "POST"},
             )
             await problem_response(request, problem)(scope, receive, send)
             return

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from kbcore.runtime import Runtime
 from service.app import create_app
+from service.mcp_server.transport import transport_security
 from tests.conftest import make_settings
 from tests.e2e.conftest import serve
 from tests.stubs.openai_stub import free_port
@@ -92,6 +94,13 @@ def test_the_token_opens_the_endpoint(kb: str) -> None:
     assert response.json()["result"]["serverInfo"]["name"] == "kb-chat"
 
 
+def test_only_post_is_served_no_stream_is_held_open(kb: str) -> None:
+    headers = {"Accept": "text/event-stream", "Authorization": f"Bearer {TOKEN}"}
+    for method in ("GET", "DELETE"):
+        response = httpx.request(method, f"{kb}/mcp", headers=headers, timeout=10)
+        assert response.status_code == 405 and response.headers["allow"] == "POST"
+
+
 def test_host_header_not_naming_this_service_is_refused(kb: str) -> None:
     headers = {**MCP_HEADERS, "Authorization": f"Bearer {TOKEN}"}
     port = kb.rsplit(":", 1)[1]
@@ -147,3 +156,22 @@ def test_each_lifespan_runs_its_own_session_manager(
         with TestClient(app, base_url="http://localhost") as http:
             response = http.post("/mcp", json=INITIALIZE, headers=MCP_HEADERS)
             assert response.status_code == 200, response.text
+
+
+def test_allowed_hosts_and_origins_come_from_the_settings(tmp_path: Path) -> None:
+    local = transport_security(make_settings(tmp_path))
+    assert {"127.0.0.1:*", "localhost:*", "[::1]:*", "localhost"} <= set(local.allowed_hosts)
+    assert local.allowed_origins == [] and local.enable_dns_rebinding_protection
+    public = transport_security(
+        make_settings(
+            tmp_path,
+            host="0.0.0.0",
+            public_base_url="https://kb.example.com",
+            allowed_origins=["https://docs.example.com"],
+        )
+    )
+    assert {"kb.example.com", "kb.example.com:*"} <= set(public.allowed_hosts)
+    assert not any(h.startswith("0.0.0.0") for h in public.allowed_hosts)
+    assert public.allowed_origins == ["https://docs.example.com", "https://kb.example.com"]
+    bound = transport_security(make_settings(tmp_path, host="10.0.0.5", port=9000))
+    assert {"10.0.0.5", "10.0.0.5:*"} <= set(bound.allowed_hosts)
