@@ -110,6 +110,25 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_mcp(args: argparse.Namespace, settings: Settings) -> int:
+    """The MCP server over stdio, on the embedded index (what editors launch)."""
+    import anyio
+
+    from kbcore.runtime import Runtime
+    from service.mcp_server.server import build_mcp_server
+    from service.state import ServiceState
+
+    runtime = Runtime.open(settings)
+    state = ServiceState(settings=settings, runtime=runtime, ready=True)
+    try:
+        state.served_version()  # fail now, with the reason, when there is no index
+        anyio.run(build_mcp_server(state).run_stdio_async)
+    finally:
+        state.stop_background_work()
+        runtime.close()
+    return 0
+
+
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.swap import rollback
     from kbcore.store import open_store
@@ -206,6 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="data folder (default KB_DATA_DIR)")
     p.add_argument("--watch", action="store_true", help="reindex when content files change")
     p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser("mcp", help="serve the MCP tools over stdio (for editors)")
+    p.add_argument("--content", help="content folder (default KB_CONTENT_DIR)")
+    p.add_argument("--data", help="data folder (default KB_DATA_DIR)")
+    p.set_defaults(handler=cmd_mcp)
 
     p = sub.add_parser("index", help="list index versions or roll back")
     isub = p.add_subparsers(dest="index_command", required=True)

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -142,10 +142,30 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
 
     # --- HTTP service --------------------------------------------------------------------
+    name: str = Field(
+        "Knowledge base",
+        min_length=1,
+        max_length=100,
+        description="Name of the knowledge base: the llms.txt title, the MCP server's title.",
+    )
     host: str = Field("127.0.0.1", description="Bind address of `kb serve`.")
     port: int = Field(8000, ge=1, le=65535, description="Port of `kb serve`.")
     admin_token: SecretStr | None = Field(
         None, description="Bearer token for /v1/admin/*; unset = admin routes disabled."
+    )
+    mcp_token: SecretStr | None = Field(
+        None,
+        description="Bearer token MCP clients must send to /mcp (16+ characters); unset = open.",
+    )
+    api_token: SecretStr | None = Field(
+        None,
+        description="Bearer token for the OpenAI-compatible routes /v1/chat/completions and "
+        "/v1/models (16+ characters); unset = open.",
+    )
+    model_id: str = Field(
+        "kb",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$",
+        description="The model id the OpenAI-compatible routes answer to (listed by /v1/models).",
     )
     max_body_bytes: int = Field(65536, ge=1024, description="Largest accepted request body.")
     allowed_origins: Annotated[list[str], NoDecode] = Field(
@@ -193,6 +213,8 @@ class Settings(BaseSettings):
         "embed_api_key",
         "openai_api_key",
         "admin_token",
+        "mcp_token",
+        "api_token",
         "public_base_url",
         "site_url",
         "docs_root",
@@ -202,12 +224,13 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("admin_token")
+    @field_validator("admin_token", "mcp_token", "api_token")
     @classmethod
-    def _strong_admin_token(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < 16:
-            raise ValueError("KB_ADMIN_TOKEN must be at least 16 characters (or unset)")
-        return value
+    def _strong_token(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < 16:
+            name = f"KB_{(info.field_name or 'token').upper()}"
+            raise ValueError(f"{name} must be at least 16 characters (or unset)")
+        return SecretStr(value.get_secret_value().strip()) if value is not None else None
 
     @property
     def embedded_index_path(self) -> Path:

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.routing import Route
 
 from kbcore.errors import KBError
 from kbcore.runtime import Runtime
@@ -18,7 +19,13 @@ from service.articles.router import router as articles_router
 from service.chat.router import router as chat_router
 from service.feedback.router import router as feedback_router
 from service.health.router import router as health_router
+from service.llms.router import router as llms_router
+from service.mcp_server.server import build_mcp_server
+from service.mcp_server.transport import PATH as MCP_PATH
+from service.mcp_server.transport import McpEndpoint
 from service.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from service.openai_compat.errors import OpenAIErrorMiddleware
+from service.openai_compat.router import router as openai_router
 from service.problems import install_problem_handlers
 from service.ratelimit import RateLimitMiddleware
 from service.search.router import router as search_router
@@ -48,6 +55,7 @@ def create_app(
     settings = settings or Settings()
     state = ServiceState(settings=settings)
     owns_runtime = runtime is None
+    mcp = McpEndpoint(build_mcp_server(state), settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -66,7 +74,8 @@ def create_app(
             if watch:
                 tasks.append(asyncio.create_task(watch_content(state)))
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             for task in tasks:
                 task.cancel()
@@ -84,7 +93,7 @@ def create_app(
     )
     app.state.kb = state
     install_problem_handlers(app)
-    # Outermost last: request id -> CORS -> rate limit -> body size -> routes.
+    # Outermost last: request id -> CORS -> OpenAI errors -> rate limit -> body size -> routes.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         RateLimitMiddleware,
@@ -92,14 +101,22 @@ def create_app(
         burst=settings.rate_limit_burst,
         trusted_proxies=settings.trusted_proxies,
     )
+    app.add_middleware(OpenAIErrorMiddleware)  # OpenAI's error shape on its routes
     # Only the listed sites get CORS headers; no credentials, so no cookies cross over.
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_origins,
         allow_credentials=False,
         allow_methods=["GET", "POST", "OPTIONS"],
-        allow_headers=["Content-Type", "Accept", "X-Request-ID"],
-        expose_headers=["Retry-After", "X-Request-ID"],
+        allow_headers=[
+            "Content-Type",
+            "Accept",
+            "X-Request-ID",
+            "Authorization",
+            "Mcp-Protocol-Version",
+            "Mcp-Session-Id",
+        ],
+        expose_headers=["Retry-After", "X-Request-ID", "Mcp-Session-Id"],
         max_age=600,
     )
     app.add_middleware(RequestIdMiddleware)
@@ -110,6 +127,9 @@ def create_app(
     app.include_router(feedback_router)
     app.include_router(admin_router)
     app.include_router(widget_router)
+    app.include_router(openai_router)
+    app.include_router(llms_router)  # before the site: "/learn/{slug}.md"
+    app.router.routes.append(Route(MCP_PATH, endpoint=mcp))
     app.include_router(site_router)  # last: it serves "/" and "/learn/{slug}"
     return app
 

@@ -6,7 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from kbcore.answering.engine import ChatEngine
 from kbcore.runtime import Runtime
+from service.public_urls import public_base
 from service.state import ServiceState
 
 
@@ -23,3 +25,19 @@ def get_runtime(state: Annotated[ServiceState, Depends(get_state)]) -> Runtime:
 
 StateDep = Annotated[ServiceState, Depends(get_state)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_public_base(request: Request, state: StateDep) -> str:
+    """Where this service is reached: ``KB_PUBLIC_BASE_URL``, else the request's base URL."""
+    return public_base(state.settings, str(request.base_url))
+
+
+PublicBaseDep = Annotated[str, Depends(get_public_base)]
+
+
+def get_engine(state: StateDep) -> ChatEngine:
+    """The chat engine shared by every answering route."""
+    return state.chat_engine()
+
+
+EngineDep = Annotated[ChatEngine, Depends(get_engine)]

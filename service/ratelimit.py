@@ -17,7 +17,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.problems import PROBLEM_BASE, PROBLEM_JSON
 
-LIMITED_PREFIXES = ("/v1/chat", "/v1/search", "/v1/articles", "/v1/feedback")
+LIMITED_PREFIXES = (
+    "/v1/chat",  # and /v1/chat/completions
+    "/v1/search",
+    "/v1/articles",
+    "/v1/feedback",
+    "/v1/models",
+    "/mcp",
+    "/llms",
+)
 MAX_CLIENTS = 50_000
 
 

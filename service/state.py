@@ -7,12 +7,16 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from ingest.runner import content_source
 from kbcore.answering.engine import ChatEngine, build_chat_engine
 from kbcore.catalog import ArticleInfo, load_catalog
 from kbcore.runtime import Runtime
+from kbcore.schema import version_of
 from kbcore.settings import Settings
 from service.admin.jobs import ReindexManager
+from service.llms.cache import LlmsCache
 from service.problems import unavailable
+from service.site.content import SiteContent
 
 CATALOG_CACHE = 4
 log = logging.getLogger(__name__)
@@ -32,6 +36,8 @@ class ServiceState:
     _warm_threads: list[threading.Thread] = field(default_factory=list)
     reindex: ReindexManager | None = None
     _catalogs: OrderedDict[str, dict[str, ArticleInfo]] = field(default_factory=OrderedDict)
+    _site: SiteContent | None = None
+    llms: LlmsCache = field(default_factory=LlmsCache)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def require_runtime(self) -> Runtime:
@@ -95,3 +101,23 @@ class ServiceState:
             while len(self._catalogs) > CATALOG_CACHE:
                 self._catalogs.popitem(last=False)
         return catalog
+
+    def served_version(self) -> str:
+        """The index version serving right now (blocking)."""
+        collection = self.require_runtime().retriever.resolve()
+        return version_of(self.settings.collection, collection) or collection
+
+    def served_catalog(self) -> tuple[str, dict[str, ArticleInfo]]:
+        """The index version serving right now and its articles (blocking)."""
+        collection = self.require_runtime().retriever.resolve()
+        version = version_of(self.settings.collection, collection) or collection
+        return version, self.catalog(collection)
+
+    def site_content(self) -> SiteContent:
+        """The content folder as pages (parsed once per file version; shared by the demo
+        site and everything that serves an article's Markdown)."""
+        source = content_source(self.settings)
+        with self._lock:
+            if self._site is None or self._site.source != source:
+                self._site = SiteContent(source)
+            return self._site

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
+
+_WORD = re.compile(r"\w+")
+
+
+def _words(text: str) -> str:
+    return " ".join(_WORD.findall(text.casefold()))
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,14 @@ class Citation:
     path: str
     quote: str
     score: float
+
+    @property
+    def label(self) -> str:
+        """How a list of sources names it: ``Title > Heading``, or just the title for an
+        article's opening section and for a heading that repeats the title."""
+        if _words(self.heading) in ("", _words(self.title)):
+            return self.title
+        return f"{self.title} > {self.heading}"
 
     def to_json(self) -> dict[str, object]:
         return {

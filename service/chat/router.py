@@ -8,14 +8,14 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 
 from kbcore.answering.engine import ChatEngine
 from kbcore.answering.models import Answer, Turn
 from kbcore.errors import KBError
 from service.chat.schemas import ChatRequest, ChatResponse
-from service.deps import StateDep
+from service.deps import EngineDep
 from service.problems import problem_from_error
 
 log = logging.getLogger(__name__)
@@ -26,13 +26,6 @@ as server-sent events, in this order: `meta` (`conversation_id`, `index_version`
 `delta` (`text`, repeated), `citations` (the verified list), `done` (the final response
 object; its `answer` is authoritative). A failure ends the stream with an `error` event
 holding an RFC 9457 problem."""
-
-
-def get_engine(state: StateDep) -> ChatEngine:
-    return state.chat_engine()
-
-
-EngineDep = Annotated[ChatEngine, Depends(get_engine)]
 
 
 def _sse(event: str, data: dict[str, Any]) -> bytes:

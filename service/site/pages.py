@@ -7,6 +7,8 @@ same one tag a customer site would use.
 from __future__ import annotations
 
 import datetime as dt
+import json
+from dataclasses import dataclass
 from html import escape
 from urllib.parse import urlsplit
 
@@ -50,6 +52,70 @@ def embed_tag(kb_url: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class EditorSnippets:
+    """What a developer pastes to ask these docs from their editor over MCP. A token is
+    only ever a placeholder here: a variable the editor fills in."""
+
+    claude_code: str  # the command
+    vscode: str  # .vscode/mcp.json
+    cursor: str  # .cursor/mcp.json
+
+
+def editor_snippets(kb_url: str, token_required: bool) -> EditorSnippets:
+    url = f"{kb_url}/mcp"
+    if not token_required:
+        return EditorSnippets(
+            claude_code=f"claude mcp add --transport http kb {url}",
+            vscode=json.dumps({"servers": {"kb": {"type": "http", "url": url}}}, indent=2),
+            cursor=json.dumps({"mcpServers": {"kb": {"url": url}}}, indent=2),
+        )
+    vscode = {
+        "inputs": [
+            {
+                "type": "promptString",
+                "id": "kb-token",
+                "description": "KB_MCP_TOKEN",
+                "password": True,
+            }
+        ],
+        "servers": {
+            "kb": {
+                "type": "http",
+                "url": url,
+                "headers": {"Authorization": "Bearer ${input:kb-token}"},
+            }
+        },
+    }
+    cursor = {
+        "mcpServers": {
+            "kb": {"url": url, "headers": {"Authorization": "Bearer ${env:KB_MCP_TOKEN}"}}
+        }
+    }
+    return EditorSnippets(
+        claude_code=f"claude mcp add --transport http kb {url} "
+        '--header "Authorization: Bearer $KB_MCP_TOKEN"',
+        vscode=json.dumps(vscode, indent=2),
+        cursor=json.dumps(cursor, indent=2),
+    )
+
+
+def _editor_section(kb_url: str, token_required: bool, model_id: str) -> str:
+    snippets = editor_snippets(kb_url, token_required)
+    return f"""<section class="embed" id="editor" aria-labelledby="editor-title">
+<h2 id="editor-title">Add to your editor</h2>
+<p>Ask these docs from Claude Code, Cursor or VS Code over MCP: answers quote the articles and
+link to the exact section. Claude Code, in a terminal:</p>
+<pre><code>{escape(snippets.claude_code)}</code></pre>
+<p>VS Code, in <code>.vscode/mcp.json</code>:</p>
+<pre><code>{escape(snippets.vscode)}</code></pre>
+<p>Cursor, in <code>.cursor/mcp.json</code>:</p>
+<pre><code>{escape(snippets.cursor)}</code></pre>
+<p>Chat front-ends that speak OpenAI's API use <code>{escape(kb_url)}/v1</code> (model
+<code>{escape(model_id)}</code>); language models can read <a href="/llms.txt">/llms.txt</a>.</p>
+</section>"""
+
+
 def _layout(title: str, description: str, main: str, kb_url: str) -> str:
     return f"""<!doctype html>
 <html lang="en">
@@ -89,7 +155,9 @@ def _card(page: Page) -> str:
     )
 
 
-def home_html(pages: list[Page], kb_url: str) -> str:
+def home_html(
+    pages: list[Page], kb_url: str, mcp_token_required: bool = False, model_id: str = "kb"
+) -> str:
     questions = [p.article.questions[0] for p in pages if p.article.questions][:4]
     asks = "".join(
         f'<button type="button" class="ask" data-kb-ask="{escape(q, quote=True)}">'
@@ -113,6 +181,7 @@ links to the exact section it comes from.</p>
 <p>One tag, placed anywhere in your page. List your site in <code>KB_ALLOWED_ORIGINS</code>.</p>
 <pre><code>{escape(embed_tag(kb_url))}</code></pre>
 </section>
+{_editor_section(kb_url, mcp_token_required, model_id)}
 </div></main>"""
     return _layout(
         f"{SITE_NAME}: knowledge base",

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
-from ingest.runner import content_source
-from service.deps import StateDep
+from service.deps import PublicBaseDep, StateDep
 from service.problems import Problem
 from service.site.content import SiteContent
 from service.site.pages import article_html, content_security_policy, home_html, related_pages
@@ -18,26 +17,14 @@ from service.site.pages import article_html, content_security_policy, home_html,
 router = APIRouter(include_in_schema=False)
 
 
-def get_content(request: Request, state: StateDep) -> SiteContent:
-    """The app's cached view of the content folder."""
-    source = content_source(state.settings)
-    content: SiteContent | None = getattr(request.app.state, "site_content", None)
-    if content is None or content.source != source:
-        content = SiteContent(source)
-        request.app.state.site_content = content
-    return content
+def get_content(state: StateDep) -> SiteContent:
+    """The service's cached view of the content folder."""
+    return state.site_content()
 
 
 ContentDep = Annotated[SiteContent, Depends(get_content)]
-
-
-def kb_url(request: Request, state: StateDep) -> str:
-    """Where the widget and API live: the configured public URL, else this server."""
-    configured = state.settings.public_base_url
-    return (configured or str(request.base_url)).rstrip("/")
-
-
-KbUrlDep = Annotated[str, Depends(kb_url)]
+# Where the widget and API live: the configured public URL, else this server.
+KbUrlDep = PublicBaseDep
 
 
 def _html(body: str, base: str) -> HTMLResponse:
@@ -53,9 +40,11 @@ def _html(body: str, base: str) -> HTMLResponse:
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(content: ContentDep, base: KbUrlDep) -> HTMLResponse:
+async def home(content: ContentDep, base: KbUrlDep, state: StateDep) -> HTMLResponse:
     pages = await run_in_threadpool(content.pages)
-    return _html(home_html(pages, base), base)
+    settings = state.settings
+    html = home_html(pages, base, settings.mcp_token is not None, settings.model_id)
+    return _html(html, base)
 
 
 @router.get("/learn/{slug:path}", response_class=HTMLResponse)

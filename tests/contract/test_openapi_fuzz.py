@@ -1,6 +1,6 @@
 """Property-based fuzzing of every documented operation (schemathesis over the OpenAPI
 document): whatever the input, the service answers with a documented status, never a 500,
-and every error is problem+json."""
+and every error is problem+json (OpenAI's error shape on the OpenAI-compatible routes)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from hypothesis.errors import Unsatisfiable
 
 from kbcore.runtime import Runtime
 from service.app import create_app
+from service.openai_compat.errors import on_openai_path
 from tests.conftest import make_settings
 
 schemathesis = pytest.importorskip("schemathesis")
@@ -63,9 +64,13 @@ def test_no_server_errors_for_any_input(fuzz_app: FastAPI) -> None:
                 content_type = response.headers.get("content-type") or [""]
                 if isinstance(content_type, list):
                     content_type = content_type[0]
-                assert content_type.startswith("application/problem+json"), content_type
                 body = response.json()
-                assert body["status"] == response.status_code
+                if on_openai_path(case.path):
+                    assert content_type == "application/json", content_type
+                    assert set(body["error"]) == {"message", "type", "param", "code"}
+                else:
+                    assert content_type.startswith("application/problem+json"), content_type
+                    assert body["status"] == response.status_code
                 assert "Traceback" not in response.text
 
         try:
