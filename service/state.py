@@ -11,7 +11,6 @@ from ingest.runner import content_source
 from kbcore.answering.engine import ChatEngine, build_chat_engine
 from kbcore.catalog import ArticleInfo, load_catalog
 from kbcore.runtime import Runtime
-from kbcore.schema import version_of
 from kbcore.settings import Settings
 from service.admin.jobs import ReindexManager
 from service.llms.cache import LlmsCache
@@ -104,14 +103,12 @@ class ServiceState:
 
     def served_version(self) -> str:
         """The index version serving right now (blocking)."""
-        collection = self.require_runtime().retriever.resolve()
-        return version_of(self.settings.collection, collection) or collection
+        return self.require_runtime().retriever.resolve()
 
     def served_catalog(self) -> tuple[str, dict[str, ArticleInfo]]:
         """The index version serving right now and its articles (blocking)."""
-        collection = self.require_runtime().retriever.resolve()
-        version = version_of(self.settings.collection, collection) or collection
-        return version, self.catalog(collection)
+        version = self.served_version()
+        return version, self.catalog(version)
 
     def site_content(self) -> SiteContent:
         """The content folder as pages (parsed once per file version; shared by the demo

@@ -142,7 +142,7 @@ def own_index(tmp_path: Path, embedder: OnnxMiniLM) -> Iterator[tuple[Runtime, P
     (content / "alpha.md").write_text(ALPHA)
     (content / "guide" / "nested.md").write_text(NESTED)
     settings = make_settings(tmp_path, content_dir=content, canary_questions=0)
-    runtime = Runtime.open(settings, in_memory=True, embedder=embedder)
+    runtime = Runtime.open(settings, scratch=True, embedder=embedder)
     assert ingest(runtime).switched
     yield runtime, content
     runtime.close()
