@@ -65,19 +65,37 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
-    import uuid
+    import time
 
     from kbcore.answering.engine import build_chat_engine
     from kbcore.runtime import Runtime
+    from service.analytics.log import (
+        Channel,
+        ConversationLog,
+        new_conversation_id,
+        new_message_id,
+    )
 
     runtime = Runtime.open(settings)
+    conversations = ConversationLog(settings)
+    conversation_id, message_id = new_conversation_id(Channel.CLI), new_message_id()
     try:
         engine = build_chat_engine(runtime.retriever, settings)
+        started = time.perf_counter()
         answer = asyncio.run(engine.aanswer(args.question, (), args.tag))
+        conversations.record(
+            channel=Channel.CLI,
+            message_id=message_id,
+            conversation_id=conversation_id,
+            question=args.question,
+            answer=answer,
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
     finally:
         runtime.close()
+        conversations.close()
     if args.json:
-        _print_json(answer.to_json(uuid.uuid4().hex))
+        _print_json({**answer.to_json(conversation_id), "message_id": message_id})
         return 0
     print(answer.answer)
     if answer.refusal is not None:

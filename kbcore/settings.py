@@ -106,6 +106,20 @@ class Settings(BaseSettings):
         1500, ge=50, le=60000, description="Quiet time before `kb serve --watch` reindexes."
     )
 
+    # --- analytics -----------------------------------------------------------------------
+    analytics: bool = Field(
+        True,
+        description="Keep the conversation log (questions, answers, refusal reasons, ratings) "
+        "under KB_DATA_DIR for the owner's analytics; off = nothing is logged.",
+    )
+    analytics_retention_days: int = Field(
+        90, ge=1, le=3650, description="Days a logged turn is kept before it is pruned."
+    )
+    golden_file: Path = Field(
+        Path("./eval/golden.jsonl"),
+        description="Golden question file the review queue's 'promote' appends to.",
+    )
+
     # --- chunking ------------------------------------------------------------------------
     chunk_tokens: int = Field(
         256,

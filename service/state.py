@@ -13,6 +13,7 @@ from kbcore.catalog import ArticleInfo, load_catalog
 from kbcore.runtime import Runtime
 from kbcore.settings import Settings
 from service.admin.jobs import ReindexManager
+from service.analytics.log import ConversationLog
 from service.llms.cache import LlmsCache
 from service.problems import unavailable
 from service.site.content import SiteContent
@@ -37,6 +38,7 @@ class ServiceState:
     _catalogs: OrderedDict[str, dict[str, ArticleInfo]] = field(default_factory=OrderedDict)
     _site: SiteContent | None = None
     llms: LlmsCache = field(default_factory=LlmsCache)
+    _conversations: ConversationLog | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def require_runtime(self) -> Runtime:
@@ -74,10 +76,22 @@ class ServiceState:
         thread.start()
 
     def stop_background_work(self, timeout: float = 30) -> None:
-        """Stop cache warming (it checks between batches) and wait for it."""
+        """Stop cache warming (it checks between batches) and wait for it; write the
+        conversation log's queued rows and stop its writer."""
         self._warm_stop.set()
         for thread in list(self._warm_threads):
             thread.join(timeout)
+        with self._lock:
+            conversations, self._conversations = self._conversations, None
+        if conversations is not None:
+            conversations.close(timeout)
+
+    def conversation_log(self) -> ConversationLog:
+        """The conversation log every answering surface records to (one per service)."""
+        with self._lock:
+            if self._conversations is None:
+                self._conversations = ConversationLog(self.settings)
+            return self._conversations
 
     def chat_engine(self) -> ChatEngine:
         """The chat engine (built on first use, then shared by all requests)."""

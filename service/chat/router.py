@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -14,6 +15,8 @@ from fastapi.responses import StreamingResponse
 from kbcore.answering.engine import ChatEngine
 from kbcore.answering.models import Answer, Turn
 from kbcore.errors import KBError
+from service.analytics.deps import ConversationLogDep
+from service.analytics.log import Channel, ConversationLog, new_message_id
 from service.chat.schemas import ChatRequest, ChatResponse
 from service.deps import EngineDep
 from service.problems import problem_from_error
@@ -22,7 +25,8 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["chat"])
 
 SSE_DESCRIPTION = """With `"stream": true` (or `Accept: text/event-stream`) the answer arrives
-as server-sent events, in this order: `meta` (`conversation_id`, `index_version`),
+as server-sent events, in this order: `meta` (`conversation_id`, `message_id`,
+`index_version`),
 `delta` (`text`, repeated), `citations` (the verified list), `done` (the final response
 object; its `answer` is authoritative). A failure ends the stream with an `error` event
 holding an RFC 9457 problem."""
@@ -48,35 +52,61 @@ async def chat(
     body: ChatRequest,
     request: Request,
     engine: EngineDep,
+    conversations: ConversationLogDep,
     accept: Annotated[str | None, Header()] = None,
 ) -> Any:
-    conversation_id = body.conversation_id or uuid.uuid4().hex
+    started = time.perf_counter()
+    turn = _Turn(body.conversation_id or uuid.uuid4().hex, new_message_id(), conversations)
     history = [Turn(role=t.role, content=t.content) for t in body.history]
     wants_stream = body.stream or "text/event-stream" in (accept or "")
     if not wants_stream:
         answer = await engine.aanswer(body.message, history, body.tags)
-        return answer.to_json(conversation_id)
+        return turn.done(body, history, answer, started)
     return StreamingResponse(
-        _events(engine, body, history, conversation_id, request),
+        _events(engine, body, history, turn, request, started),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+class _Turn:
+    """One question's ids, and logging its answer."""
+
+    def __init__(self, conversation_id: str, message_id: str, log: ConversationLog) -> None:
+        self.conversation_id, self.message_id, self.log = conversation_id, message_id, log
+
+    def done(
+        self, body: ChatRequest, history: list[Turn], answer: Answer, started: float
+    ) -> dict[str, object]:
+        """Log the answer; the response object."""
+        self.log.record(
+            channel=Channel(body.channel),
+            message_id=self.message_id,
+            conversation_id=self.conversation_id,
+            question=body.message,
+            history=history,
+            answer=answer,
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
+        return {**answer.to_json(self.conversation_id), "message_id": self.message_id}
 
 
 async def _events(
     engine: ChatEngine,
     body: ChatRequest,
     history: list[Turn],
-    conversation_id: str,
+    turn: _Turn,
     request: Request,
+    started: float,
 ) -> AsyncIterator[bytes]:
     try:
         async for name, data in engine.astream(body.message, history, body.tags):
             if name == "meta":
-                yield _sse("meta", {"conversation_id": conversation_id, **data})
+                ids = {"conversation_id": turn.conversation_id, "message_id": turn.message_id}
+                yield _sse("meta", {**ids, **data})
             elif name == "answer":
                 answer: Answer = data["answer"]
-                yield _sse("done", answer.to_json(conversation_id))
+                yield _sse("done", turn.done(body, history, answer, started))
             else:
                 yield _sse(name, data)
     except KBError as exc:

@@ -49,6 +49,10 @@ class ChatRequest(BaseModel):
     tags: list[str] | None = Field(
         None, max_length=10, description="Only use sections with any of these tags."
     )
+    channel: Literal["rest", "widget"] = Field(
+        "rest", description='Where the question is asked, for the owner\'s analytics ("widget" '
+        "from the embeddable widget)."
+    )
 
     @field_validator("message")
     @classmethod
@@ -98,6 +102,9 @@ class ChatResponse(BaseModel):
     grounded: bool = Field(description="False when the knowledge base does not cover it.")
     suggestions: list[SuggestionOut]
     conversation_id: str
+    message_id: str = Field(
+        description="This answer's id: send it with POST /v1/feedback to rate this answer."
+    )
     index_version: str
     refusal: RefusalOut | None = Field(
         description="Why the question was not answered (null when grounded)."

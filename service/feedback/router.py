@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.admin.auth import AdminDep
+from service.analytics.deps import ConversationLogDep
 from service.deps import StateDep
 from service.feedback.store import FILE_NAME, FeedbackStore, NewFeedback
 
@@ -117,6 +118,7 @@ StoreDep = Annotated[FeedbackStore, Depends(get_store)]
 def post_feedback(
     body: FeedbackIn,
     store: StoreDep,
+    conversations: ConversationLogDep,
     origin: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     record = store.add(
@@ -131,6 +133,8 @@ def post_feedback(
             origin=origin[:200] if origin else None,
         )
     )
+    if body.message_id:  # the rating joins the logged turn it rates
+        conversations.rate(body.message_id, body.rating, body.comment)
     return {"id": record["id"], "created_at": record["created_at"]}
 
 

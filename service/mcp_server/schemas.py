@@ -45,6 +45,7 @@ class AskResult(BaseModel):
     refusal: RefusalOut | None = Field(description="Why it was not answered (null if grounded).")
     suggestions: list[SuggestionOut] = Field(description="Nearest articles, when refused.")
     index_version: str
+    message_id: str = Field(description="This answer's id (POST /v1/feedback rates it).")
 
 
 class ArticleDoc(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import time
 from collections.abc import Awaitable
 from typing import Annotated, Any, TypeVar
 
@@ -20,6 +21,7 @@ from pydantic import Field
 from kbcore.answering.models import Answer, Turn
 from kbcore.catalog import ArticleInfo
 from kbcore.errors import KBError
+from service.analytics.log import Channel, new_conversation_id, new_message_id
 from service.chat.schemas import MAX_MESSAGE, MAX_TURNS
 from service.mcp_server.schemas import (
     ArticleDoc,
@@ -141,11 +143,22 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
         false, refusal says why and suggestions lists the nearest articles."""
         if not question.strip():
             raise ToolError("the question must contain text")
+        started = time.perf_counter()
         turns = [Turn(role=t.role, content=t.content) for t in history or []]
         engine = await _guarded(asyncio.to_thread(state.chat_engine))
         answer = await _guarded(engine.aanswer(question.strip(), turns))
         answer = with_absolute_links(answer, base(ctx))
-        result = AskResult.model_validate(answer.to_json(""))
+        message_id = new_message_id()
+        state.conversation_log().record(
+            channel=Channel.MCP,
+            message_id=message_id,
+            conversation_id=new_conversation_id(Channel.MCP),
+            question=question.strip(),
+            history=turns,
+            answer=answer,
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
+        result = AskResult.model_validate({**answer.to_json(""), "message_id": message_id})
         return CallToolResult(
             content=[TextContent(type="text", text=ask_text(answer))],
             structured_content=result.model_dump(mode="json"),

@@ -97,9 +97,9 @@ def strip_sources(text: str) -> str:
     return head if separator else text
 
 
-def render(answer: Answer) -> Rendered:
+def render(answer: Answer, message_id: str | None = None) -> Rendered:
     """The message content, its annotations and the ``kb`` extension (URLs as given)."""
-    body = answer.to_json("")
+    body = {**answer.to_json(""), "message_id": message_id}
     return Rendered(
         content=answer.answer + sources_block(answer),
         annotations=marker_annotations(answer.answer, answer.citations),

@@ -17,6 +17,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -25,8 +26,11 @@ from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kbcore.answering.engine import ChatEngine
+from kbcore.answering.models import Answer
 from kbcore.errors import KBError
 from kbcore.settings import Settings
+from service.analytics.deps import ConversationLogDep
+from service.analytics.log import Channel, ConversationLog, new_conversation_id, new_message_id
 from service.bearer import token_matches
 from service.deps import EngineDep, PublicBaseDep, StateDep
 from service.openai_compat.conversation import Conversation, conversation
@@ -131,15 +135,21 @@ async def get_model(model: str, state: StateDep) -> Model:
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def chat_completions(
-    body: ChatCompletionRequest, state: StateDep, engine: EngineDep, base: PublicBaseDep
+    body: ChatCompletionRequest,
+    state: StateDep,
+    engine: EngineDep,
+    base: PublicBaseDep,
+    conversations: ConversationLogDep,
 ) -> Any:
+    started = time.perf_counter()
     _check_model(state.settings, body.model)
     asked = conversation(body.messages)
     completion_id = f"chatcmpl-{secrets.token_hex(12)}"
     created = int(time.time())
+    turn = _Logged(conversations, asked, started)
     if not body.stream:
         answer = await engine.aanswer(asked.question, asked.history)
-        rendered = render(with_absolute_links(answer, base))
+        rendered = render(with_absolute_links(answer, base), turn.record(answer))
         return ChatCompletion(
             id=completion_id,
             created=created,
@@ -155,10 +165,33 @@ async def chat_completions(
         )
     chunks = _Chunks(completion_id, created, body.model)
     return StreamingResponse(
-        _stream(engine, asked, chunks, base),
+        _stream(engine, asked, chunks, base, turn),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+@dataclass
+class _Logged:
+    """Logs one completion's answer in the conversation log."""
+
+    log: ConversationLog
+    asked: Conversation
+    started: float
+
+    def record(self, answer: Answer) -> str:
+        """Log the answer; its message id."""
+        message_id = new_message_id()
+        self.log.record(
+            channel=Channel.OPENAI,
+            message_id=message_id,
+            conversation_id=new_conversation_id(Channel.OPENAI),
+            question=self.asked.question,
+            history=self.asked.history,
+            answer=answer,
+            latency_ms=(time.perf_counter() - self.started) * 1000,
+        )
+        return message_id
 
 
 class _Chunks:
@@ -187,7 +220,7 @@ def _sse(data: dict[str, Any]) -> bytes:
 
 
 async def _stream(
-    engine: ChatEngine, asked: Conversation, chunks: _Chunks, base: str
+    engine: ChatEngine, asked: Conversation, chunks: _Chunks, base: str, turn: _Logged
 ) -> AsyncIterator[bytes]:
     yield chunks.event(Delta(role="assistant", content=""))
     try:
@@ -201,7 +234,7 @@ async def _stream(
         message = "the server could not complete the answer"
         yield _sse(error_body(500, message, "internal"))
         return
-    rendered = render(with_absolute_links(answer, base))
+    rendered = render(with_absolute_links(answer, base), turn.record(answer))
     for piece in pieces(rendered.content):
         yield chunks.event(Delta(content=piece))
     yield chunks.event(Delta(annotations=rendered.annotations), rendered)

@@ -87,6 +87,9 @@ class KbExtension(BaseModel):
     suggestions: list[SuggestionOut]
     index_version: str
     refusal: RefusalOut | None
+    message_id: str | None = Field(
+        None, description="This answer's id: send it with POST /v1/feedback to rate it."
+    )
 
 
 class AssistantMessage(BaseModel):

@@ -788,7 +788,7 @@ transition:border-color .15s,box-shadow .15s}
       const question = m.question || "";
       const body = {
         conversation_id: this.state.conversationId || uid(),
-        message_id: m.id,
+        message_id: m.messageId || m.id, // the server's id joins the rating to its logged turn
         rating,
         question: question.slice(0, 2000) || undefined,
         answer: String(m.text || "").slice(0, 8000) || undefined,
@@ -856,7 +856,7 @@ transition:border-color .15s,box-shadow .15s}
     async run(question) {
       const state = this.state;
       if (!state.conversationId) state.conversationId = "w-" + uid();
-      const body = { message: question, history: this.history(), conversation_id: state.conversationId, stream: true };
+      const body = { message: question, history: this.history(), conversation_id: state.conversationId, stream: true, channel: "widget" };
       if (this.config.tags.length) body.tags = this.config.tags;
       const m = { id: uid(), role: "assistant", text: "", question, pending: true };
       state.messages.push(m);
@@ -892,7 +892,10 @@ transition:border-color .15s,box-shadow .15s}
         await readEvents(
           res.body,
           (name, data) => {
-            if (name === "meta" && typeof data.conversation_id === "string" && ID_RE.test(data.conversation_id)) state.conversationId = data.conversation_id;
+            if (name === "meta" && typeof data.conversation_id === "string" && ID_RE.test(data.conversation_id)) {
+              state.conversationId = data.conversation_id;
+              if (typeof data.message_id === "string" && ID_RE.test(data.message_id)) m.messageId = data.message_id;
+            }
             else if (name === "delta" && typeof data.text === "string") {
               m.text += data.text;
               this.scheduleUpdate(m);
@@ -902,6 +905,7 @@ transition:border-color .15s,box-shadow .15s}
               m.citations = Array.isArray(data.citations) ? data.citations : m.citations || [];
               m.suggestions = Array.isArray(data.suggestions) ? data.suggestions : [];
               m.grounded = data.grounded !== false;
+              if (typeof data.message_id === "string" && ID_RE.test(data.message_id)) m.messageId = data.message_id;
               finished = true;
             } else if (name === "error") throw { status: Number(data.status) || 500, retryAfter: data.retry_after };
           },

@@ -1,0 +1,2 @@
+"""What visitors ask and what the docs lack: the conversation log, analytics, the review
+queue and the owner's dashboard."""
