@@ -15,6 +15,8 @@ from kbcore.errors import KBError
 from kbcore.runtime import Runtime
 from kbcore.settings import Settings
 from service.admin.router import router as admin_router
+from service.analytics.dashboard import router as dashboard_router
+from service.analytics.router import router as analytics_router
 from service.articles.router import router as articles_router
 from service.chat.router import router as chat_router
 from service.feedback.router import router as feedback_router
@@ -66,6 +68,7 @@ def create_app(
             state.startup_error = str(exc)
             log.error("startup failed: %s", exc)
         tasks: list[asyncio.Task[None]] = []
+        state.conversation_log().start()  # prunes past the retention period, then writes
         if state.runtime is not None:
             if settings.sync_on_start if sync_on_start is None else sync_on_start:
                 tasks.append(asyncio.create_task(_initial_sync(state)))
@@ -126,6 +129,8 @@ def create_app(
     app.include_router(chat_router)
     app.include_router(feedback_router)
     app.include_router(admin_router)
+    app.include_router(analytics_router)
+    app.include_router(dashboard_router)
     app.include_router(widget_router)
     app.include_router(openai_router)
     app.include_router(llms_router)  # before the site: "/learn/{slug}.md"

@@ -118,9 +118,7 @@ class ConversationLog:
         self.enabled = settings.analytics
         self.clock = clock
         self.store = ConversationStore(settings.data_dir / FILE_NAME)
-        self.writer = LogWriter(
-            self.store.path, settings.analytics_retention_days, clock=clock
-        )
+        self.writer = LogWriter(self.store.path, settings.analytics_retention_days, clock=clock)
 
     def start(self) -> None:
         """Start the writer now, so retention pruning runs even before any question."""

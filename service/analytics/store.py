@@ -158,9 +158,7 @@ class ConversationStore:
             ).fetchall()
         return [dict(row) for row in rows]
 
-    def review(
-        self, status: str, limit: int, offset: int
-    ) -> tuple[list[dict[str, Any]], int]:
+    def review(self, status: str, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
         """Refused and thumbs-down turns, newest first: ``open`` (not reviewed yet),
         ``reviewed`` or ``all``; and how many there are."""
         if not self.exists():
@@ -172,7 +170,9 @@ class ConversationStore:
             where += " AND reviewed_at IS NOT NULL"
         with self.connect() as connection:
             connection.row_factory = sqlite3.Row
-            total = int(connection.execute(f"SELECT COUNT(*) FROM turns WHERE {where}").fetchone()[0])
+            total = int(
+                connection.execute(f"SELECT COUNT(*) FROM turns WHERE {where}").fetchone()[0]
+            )
             rows = connection.execute(
                 f"SELECT {REVIEW_COLUMNS} FROM turns WHERE {where} "
                 "ORDER BY at DESC, rowid DESC LIMIT ? OFFSET ?",
@@ -214,7 +214,8 @@ class ConversationStore:
                 chunk = list(texts[start : start + 500])
                 marks = ", ".join("?" for _ in chunk)
                 for text, blob in connection.execute(
-                    f"SELECT text, vector FROM question_vectors WHERE model = ? AND text IN ({marks})",
+                    "SELECT text, vector FROM question_vectors "
+                    f"WHERE model = ? AND text IN ({marks})",
                     (model, *chunk),
                 ):
                     found[text] = np.frombuffer(blob, dtype=np.float32)
@@ -228,7 +229,8 @@ class ConversationStore:
             connection.execute("BEGIN IMMEDIATE")
             try:
                 connection.executemany(
-                    "INSERT OR REPLACE INTO question_vectors (text, model, vector) VALUES (?, ?, ?)",
+                    "INSERT OR REPLACE INTO question_vectors (text, model, vector) "
+                    "VALUES (?, ?, ?)",
                     [
                         (text, model, np.asarray(v, dtype=np.float32).tobytes())
                         for text, v in vectors.items()

@@ -50,8 +50,9 @@ class ChatRequest(BaseModel):
         None, max_length=10, description="Only use sections with any of these tags."
     )
     channel: Literal["rest", "widget"] = Field(
-        "rest", description='Where the question is asked, for the owner\'s analytics ("widget" '
-        "from the embeddable widget)."
+        "rest",
+        description='Where the question is asked, for the owner\'s analytics ("widget" '
+        "from the embeddable widget).",
     )
 
     @field_validator("message")

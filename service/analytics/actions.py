@@ -1,0 +1,123 @@
+"""What the owner can ask of a running service (the JSON routes and the dashboard share
+these): a report for a window, the review queue, and the two review actions.
+
+All blocking (SQLite, embedding, the index): call them in a worker thread. Errors are
+problems: 404 when analytics are off or the turn is unknown, 409 for a turn already
+promoted, 422 for a choice the docs do not have, 503 when the log is unavailable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+
+from fastapi import Path as PathParam
+
+from service.analytics.docs import ServedDocs
+from service.analytics.golden import DuplicateIdError, GoldenFile, GoldenFileError
+from service.analytics.report import TOP, WindowError, build_report, time_window
+from service.analytics.review import PromotionError, golden_line, review_item
+from service.analytics.schemas import AnalyticsReport, Promoted, PromoteIn, ReviewItem, ReviewPage
+from service.problems import Problem, unavailable
+from service.state import ServiceState
+
+ITEM_ID = PathParam(pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description="The turn's message_id.")
+FLUSH_S = 2.0  # how long a read waits for rows still queued, so the owner sees them
+
+
+def require_analytics(state: ServiceState) -> None:
+    """404 while ``KB_ANALYTICS=off``."""
+    if not state.settings.analytics:
+        raise Problem(
+            404,
+            "analytics are off (KB_ANALYTICS=off): no conversation is logged",
+            slug="analytics-disabled",
+        )
+
+
+def _log_unavailable(exc: sqlite3.Error) -> Problem:
+    return unavailable(f"the conversation log is unavailable ({exc})", 10, slug="log-unavailable")
+
+
+def served_docs(state: ServiceState) -> ServedDocs:
+    runtime = state.require_runtime()
+    version, catalog = state.served_catalog()
+    return ServedDocs.load(runtime.retriever, version, catalog)
+
+
+def analytics(
+    state: ServiceState, since: str | None, until: str | None, limit: int = TOP
+) -> AnalyticsReport:
+    """The report for a window (default: the last 30 days)."""
+    require_analytics(state)
+    try:
+        window = time_window(since, until, dt.datetime.now(dt.UTC))
+    except WindowError as exc:
+        raise Problem(422, str(exc), slug="invalid-window") from exc
+    log = state.conversation_log()
+    log.flush(FLUSH_S)
+    docs = served_docs(state)
+    try:
+        return build_report(log.store, window, docs.retriever.embedder, docs, limit)
+    except sqlite3.Error as exc:
+        raise _log_unavailable(exc) from exc
+
+
+def review(state: ServiceState, status: str, limit: int, offset: int) -> ReviewPage:
+    """Refused and thumbs-down turns, newest first."""
+    require_analytics(state)
+    log = state.conversation_log()
+    log.flush(FLUSH_S)
+    try:
+        rows, total = log.store.review(status, limit, offset)
+    except sqlite3.Error as exc:
+        raise _log_unavailable(exc) from exc
+    return ReviewPage(
+        items=[review_item(row) for row in rows], total=total, limit=limit, offset=offset
+    )
+
+
+def _item(state: ServiceState, item_id: str) -> ReviewItem:
+    try:
+        row = state.conversation_log().store.get(item_id)
+    except sqlite3.Error as exc:
+        raise _log_unavailable(exc) from exc
+    if row is None:
+        raise Problem(
+            404, f"no refused or thumbs-down turn '{item_id}' in the log", slug="turn-not-found"
+        )
+    return review_item(row)
+
+
+def mark_reviewed(state: ServiceState, item_id: str) -> ReviewItem:
+    """Take a turn off the open queue."""
+    require_analytics(state)
+    _item(state, item_id)
+    try:
+        state.conversation_log().store.mark(item_id, promoted=False)
+    except sqlite3.Error as exc:
+        raise _log_unavailable(exc) from exc
+    return _item(state, item_id)
+
+
+def promote(state: ServiceState, item_id: str, choice: PromoteIn, golden: GoldenFile) -> Promoted:
+    """Append the turn to the golden file and mark it reviewed and promoted."""
+    require_analytics(state)
+    item = _item(state, item_id)
+    if item.promoted_at is not None:
+        raise Problem(409, f"turn '{item_id}' is already in the golden set", slug="promoted")
+    try:
+        line = golden_line(item, choice, served_docs(state))
+    except PromotionError as exc:
+        raise Problem(422, str(exc), slug="invalid-promotion") from exc
+    try:
+        path = golden.append(line)
+    except DuplicateIdError as exc:
+        raise Problem(409, str(exc), slug="promoted") from exc
+    except GoldenFileError as exc:
+        raise Problem(500, str(exc), slug="golden-file") from exc
+    try:
+        state.conversation_log().store.mark(item_id, promoted=True)
+    except sqlite3.Error as exc:
+        raise _log_unavailable(exc) from exc
+    return Promoted(id=str(line["id"]), file=str(path), line=line, item=_item(state, item_id))

@@ -1,0 +1,89 @@
+"""The owner's routes (admin token): analytics of a window, the review queue, and the two
+review actions (mark reviewed, promote into the golden set)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+
+from service.admin.auth import AdminDep
+from service.analytics import actions
+from service.analytics.golden import GoldenFile
+from service.analytics.report import TOP
+from service.analytics.schemas import AnalyticsReport, Promoted, PromoteIn, ReviewItem, ReviewPage
+from service.deps import StateDep
+
+router = APIRouter(
+    prefix="/v1/admin",
+    tags=["admin"],
+    responses={
+        401: {"description": "No bearer token"},
+        403: {"description": "Wrong token"},
+        404: {"description": "Admin routes disabled, or KB_ANALYTICS=off"},
+        503: {"description": "The conversation log or the index is unavailable"},
+    },
+)
+WINDOW = (
+    "A date (YYYY-MM-DD, UTC; both ends included), an ISO 8601 time, or an age such as 7d, "
+    "24h or 2w."
+)
+
+
+@router.get(
+    "/analytics",
+    response_model=AnalyticsReport,
+    summary="What visitors asked and what the docs lacked, for a window (admin token)",
+)
+async def get_analytics(
+    _admin: AdminDep,
+    state: StateDep,
+    since: Annotated[str | None, Query(max_length=40, description=WINDOW)] = None,
+    until: Annotated[str | None, Query(max_length=40, description=WINDOW)] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="Top questions and gaps.")] = TOP,
+) -> AnalyticsReport:
+    return await run_in_threadpool(actions.analytics, state, since, until, limit)
+
+
+@router.get(
+    "/review",
+    response_model=ReviewPage,
+    summary="Refused and thumbs-down answers, newest first (admin token)",
+)
+async def get_review(
+    _admin: AdminDep,
+    state: StateDep,
+    status: Literal["open", "reviewed", "all"] = "open",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ReviewPage:
+    return await run_in_threadpool(actions.review, state, status, limit, offset)
+
+
+@router.post(
+    "/review/{item_id}/reviewed",
+    response_model=ReviewItem,
+    summary="Mark a turn of the review queue reviewed (admin token)",
+)
+async def post_reviewed(
+    item_id: Annotated[str, actions.ITEM_ID], _admin: AdminDep, state: StateDep
+) -> ReviewItem:
+    return await run_in_threadpool(actions.mark_reviewed, state, item_id)
+
+
+@router.post(
+    "/review/{item_id}/promote",
+    status_code=201,
+    response_model=Promoted,
+    summary="Append a turn to the golden questions, so kb eval checks it (admin token)",
+    responses={409: {"description": "Already promoted"}, 422: {"description": "Bad choice"}},
+)
+async def post_promote(
+    item_id: Annotated[str, actions.ITEM_ID],
+    _admin: AdminDep,
+    state: StateDep,
+    body: PromoteIn | None = None,
+) -> Promoted:
+    golden = GoldenFile(state.settings.golden_file)
+    return await run_in_threadpool(actions.promote, state, item_id, body or PromoteIn(), golden)
