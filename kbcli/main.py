@@ -116,6 +116,12 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return run_eval(args, settings)
 
 
+def cmd_analytics(args: argparse.Namespace, settings: Settings) -> int:
+    from kbcli.analytics_command import run_analytics
+
+    return run_analytics(args, settings)
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -235,6 +241,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--diff", metavar="BASE", help="a results file or git ref to compare with")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=cmd_eval)
+
+    p = sub.add_parser("analytics", help="what visitors asked and what the docs lacked")
+    p.add_argument("--since", help="7d, 24h, 2w, a date (YYYY-MM-DD) or a time (default 30d)")
+    p.add_argument("--until", help="end of the window, same forms (default: now)")
+    p.add_argument("--limit", type=int, default=20, help="top questions and gaps (default 20)")
+    shape = p.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="print GET /v1/admin/analytics")
+    shape.add_argument("--csv", action="store_true", help="print one table as CSV (--table)")
+    p.add_argument("--table", choices=["questions", "gaps", "daily", "cited"], default="questions")
+    p.add_argument("--data", help="data folder (default KB_DATA_DIR)")
+    p.add_argument("--server", metavar="URL", help="ask a running `kb serve` instead")
+    p.set_defaults(handler=cmd_analytics)
 
     p = sub.add_parser("serve", help="run the HTTP API, widget and demo site")
     p.add_argument("--host", help="bind address (default KB_HOST)")

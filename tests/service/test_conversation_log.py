@@ -1,0 +1,260 @@
+"""The conversation log: versioned migrations, rows written off the request path, answers
+that never wait for or fail because of the log (full queue, locked or read-only database),
+KB_ANALYTICS=off, retention pruning, capped questions and no IP addresses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from kbcore.answering.models import Answer, Citation
+from kbcore.runtime import Runtime
+from service.analytics.log import MAX_QUESTION, Channel, ConversationLog, turn_row
+from service.analytics.migrations import MIGRATIONS, migrate
+from service.analytics.store import FILE_NAME, open_connection
+from service.analytics.writer import LogWriter
+from service.app import create_app
+from tests.conftest import make_settings
+
+TOKEN = "analytics-admin-token"
+QUESTION = "How much does fine-tuning cost?"
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def count(database: Path, where: str = "1") -> int:
+    with sqlite3.connect(database) as connection:
+        return int(connection.execute(f"SELECT COUNT(*) FROM turns WHERE {where}").fetchone()[0])
+
+
+@contextmanager
+def client(tmp: Path, runtime: Runtime, **overrides: Any) -> Iterator[TestClient]:
+    settings = make_settings(tmp, admin_token=TOKEN, **overrides)
+    with TestClient(create_app(settings, runtime=runtime, sync_on_start=False)) as http:
+        yield http
+
+
+def log_of(http: TestClient) -> ConversationLog:
+    state = http.app.state.kb  # type: ignore[attr-defined]
+    log: ConversationLog = state.conversation_log()
+    return log
+
+
+def answer(grounded: bool = True) -> Answer:
+    citation = Citation(1, "a", "A", "H", "h", "/learn/a#h", "a.md", "Quote.", 0.5)
+    return Answer("Quote. [1]", [citation] if grounded else [], grounded, [], "v1", QUESTION)
+
+
+def test_schema_is_migrated_step_by_step_and_a_newer_one_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / FILE_NAME
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.executescript(MIGRATIONS[0] + "PRAGMA user_version = 1;")
+    row = turn_row(
+        message_id="m-old",
+        channel=Channel.REST,
+        conversation_id="c",
+        question=QUESTION,
+        history=(),
+        answer=answer(),
+        latency_ms=1.0,
+        at=dt.datetime.now(dt.UTC),
+    )
+    connection.execute(
+        "INSERT INTO turns (id, at, day, conversation_id, channel, question, query, follow_up, "
+        "answer, grounded, latency_ms, index_version, answerer) VALUES "
+        "(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (row.id, row.at, row.day, "c", "rest", QUESTION, QUESTION, 0, "A", 1, 1.0, "v", "x"),
+    )
+    connection.close()
+
+    upgraded = open_connection(path, 1.0)  # version 1 -> the latest, rows kept
+    assert upgraded.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) >= 2
+    assert upgraded.execute("SELECT id FROM turns").fetchall() == [("m-old",)]
+    upgraded.execute("SELECT text, model, vector FROM question_vectors").fetchall()
+    assert migrate(upgraded) == len(MIGRATIONS)  # idempotent
+    upgraded.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    upgraded.close()
+    with pytest.raises(sqlite3.DatabaseError, match="newer"):
+        open_connection(path, 1.0)
+
+
+def test_every_turn_is_logged_with_its_facts_and_no_ip_address(
+    tmp_path: Path, content_runtime: Runtime
+) -> None:
+    long_question = "How much does fine-tuning cost " + "and why " * 300 + "?"
+    with client(tmp_path, content_runtime) as http:
+        headers = {"X-Forwarded-For": "203.0.113.77", "User-Agent": "Agent/9.9-secret"}
+        first = http.post("/v1/chat", json={"message": QUESTION}, headers=headers).json()
+        long = http.post("/v1/chat", json={"message": long_question[:2000]}).json()
+        assert first["message_id"].startswith("m-") and first["message_id"] != long["message_id"]
+        assert log_of(http).flush()
+    database = tmp_path / "data" / FILE_NAME
+    with sqlite3.connect(database) as connection:
+        connection.row_factory = sqlite3.Row
+        rows = {r["id"]: dict(r) for r in connection.execute("SELECT * FROM turns")}
+    row = rows[first["message_id"]]
+    assert row["question"] == row["query"] == QUESTION and row["channel"] == "rest"
+    assert row["grounded"] == 1 and row["reason"] is None and row["follow_up"] == 0
+    assert row["conversation_id"] == first["conversation_id"]
+    assert row["index_version"] == first["index_version"] and row["latency_ms"] > 0
+    assert row["answer"] == first["answer"] and row["top_score"] > 0
+    assert "fine-tuning-cost" in row["citations"] and row["rating"] is None
+    assert len(rows[long["message_id"]]["question"]) == MAX_QUESTION
+    raw = b"".join(p.read_bytes() for p in database.parent.glob(FILE_NAME + "*"))
+    assert b"203.0.113.77" not in raw and b"Agent/9.9" not in raw and b"testclient" not in raw
+
+
+def test_analytics_off_writes_nothing_and_hides_the_routes(
+    tmp_path: Path, content_runtime: Runtime
+) -> None:
+    with client(tmp_path, content_runtime, analytics=False) as http:
+        body = http.post("/v1/chat", json={"message": QUESTION}).json()
+        assert body["grounded"] and body["message_id"]
+        feedback = {"conversation_id": "c-1", "message_id": body["message_id"], "rating": "up"}
+        assert http.post("/v1/feedback", json=feedback).status_code == 201
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        for path in ("/v1/admin/analytics", "/v1/admin/review", "/admin/panels"):
+            response = http.get(path, headers=auth)
+            assert response.status_code == 404, path
+            assert response.json()["type"].endswith("/analytics-disabled")
+    assert not (tmp_path / "data" / FILE_NAME).exists()
+    assert not list((tmp_path / "data").glob("conversations*"))
+
+
+def test_a_locked_database_loses_log_rows_never_answers(
+    tmp_path: Path, content_runtime: Runtime
+) -> None:
+    with client(tmp_path, content_runtime) as http:
+        assert http.post("/v1/chat", json={"message": QUESTION}).status_code == 200
+        log = log_of(http)
+        assert log.flush()
+        database = tmp_path / "data" / FILE_NAME
+        locker = sqlite3.connect(database, isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+        try:
+            dropped = log.writer.stats.dropped
+            for _ in range(3):
+                response = http.post("/v1/chat", json={"message": "What is RAG?"})
+                assert response.status_code == 200 and response.json()["grounded"]
+            wait_for(lambda: log.writer.stats.dropped >= dropped + 1)
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+        after = http.post("/v1/chat", json={"message": "What is LoRA?"}).json()
+        assert log.flush()
+    assert count(database, f"id = '{after['message_id']}'") == 1  # the log recovers
+
+
+def test_a_read_only_database_still_answers(tmp_path: Path, content_runtime: Runtime) -> None:
+    with client(tmp_path, content_runtime) as http:
+        assert http.post("/v1/chat", json={"message": QUESTION}).status_code == 200
+        log = log_of(http)
+        assert log.flush()
+        log.writer.close()  # the next writer opens the file anew
+        database = tmp_path / "data" / FILE_NAME
+        frozen = [database, *database.parent.glob(FILE_NAME + "-*"), database.parent]
+        made = subprocess.run(["chattr", "+i", *map(str, frozen)], capture_output=True)
+        if made.returncode != 0:
+            pytest.skip(f"chattr cannot make files immutable here: {made.stderr!r}")
+        try:
+            writer = LogWriter(database, retention_days=90)
+            log.writer = writer
+            for _ in range(2):
+                response = http.post("/v1/chat", json={"message": "What is RAG?"})
+                assert response.status_code == 200 and response.json()["grounded"]
+            wait_for(lambda: writer.stats.dropped >= 2)
+            assert writer.stats.written == 0
+        finally:
+            subprocess.run(["chattr", "-i", *map(str, frozen)], check=True)
+    assert count(database) == 1
+
+
+def test_a_full_queue_drops_rows_without_blocking(tmp_path: Path) -> None:
+    database = tmp_path / FILE_NAME
+    open_connection(database, 1.0).close()
+    locker = sqlite3.connect(database, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    writer = LogWriter(database, retention_days=90, capacity=2)
+    row = turn_row(
+        message_id="m-x",
+        channel=Channel.CLI,
+        conversation_id="c",
+        question=QUESTION,
+        history=(),
+        answer=answer(),
+        latency_ms=1.0,
+        at=dt.datetime.now(dt.UTC),
+    )
+    try:
+        started = time.perf_counter()
+        accepted = [writer.submit(row) for _ in range(200)]
+        elapsed = time.perf_counter() - started
+        assert accepted.count(True) <= 4 and writer.stats.dropped >= 196
+        assert elapsed < 0.5  # 200 submits against a locked database: no waiting
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+        writer.close()
+
+
+def test_turns_older_than_the_retention_period_are_pruned(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, analytics_retention_days=30)
+    keep_all = make_settings(tmp_path, analytics_retention_days=3650)
+    now = dt.datetime.now(dt.UTC)
+    for days, message_id in ((45, "m-old"), (31, "m-older-than-30"), (2, "m-recent")):
+        past = ConversationLog(keep_all, clock=lambda days=days: now - dt.timedelta(days=days))
+        past.record(
+            channel=Channel.REST,
+            message_id=message_id,
+            conversation_id="c",
+            question=QUESTION,
+            answer=answer(),
+            latency_ms=1.0,
+        )
+        past.close()
+    database = settings.data_dir / FILE_NAME
+    assert count(database) == 3
+
+    fresh = ConversationLog(settings)
+    fresh.start()  # prunes when it starts, before any question
+    try:
+        wait_for(lambda: count(database) == 1)
+        with sqlite3.connect(database) as connection:
+            assert connection.execute("SELECT id FROM turns").fetchall() == [("m-recent",)]
+        assert fresh.writer.stats.pruned == 2
+    finally:
+        fresh.close()
+
+
+def test_feedback_joins_its_turn_by_message_id(tmp_path: Path, content_runtime: Runtime) -> None:
+    with client(tmp_path, content_runtime) as http:
+        body = http.post("/v1/chat", json={"message": QUESTION}).json()
+        feedback = {
+            "conversation_id": body["conversation_id"],
+            "message_id": body["message_id"],
+            "rating": "down",
+            "comment": "It missed the hosting cost.",
+        }
+        assert http.post("/v1/feedback", json=feedback).status_code == 201
+        unknown = {**feedback, "message_id": "m-not-logged"}
+        assert http.post("/v1/feedback", json=unknown).status_code == 201  # still stored
+        assert log_of(http).flush()
+    with sqlite3.connect(tmp_path / "data" / FILE_NAME) as connection:
+        rating, comment, rated = connection.execute(
+            "SELECT rating, comment, rated_at FROM turns WHERE id = ?", (body["message_id"],)
+        ).fetchone()
+    assert (rating, comment) == ("down", "It missed the hosting cost.") and rated
