@@ -102,6 +102,11 @@ def page_html(kb_name: str, enabled: bool) -> str:
 """
 
 
+def _channels(report: AnalyticsReport) -> str:
+    parts = ", ".join(f"{_e(name)} {count}" for name, count in report.channels.items())
+    return f'<p class="window" id="channels">Asked through: {parts or "—"}</p>'
+
+
 def _cards(report: AnalyticsReport) -> str:
     totals, rates = report.totals, report.rates
     cards = [
@@ -301,6 +306,7 @@ def panels_html(
     return (
         f'<p class="window">{_e(window)} (UTC), index {_e(report.index_version or "—")}</p>'
         + _cards(report)
+        + _channels(report)
         + _chart(report)
         + _gaps(report)
         + _top(report)

@@ -305,6 +305,7 @@ def build_report(
             refused=_share(len(rows) - answered, len(rows)),
             thumbs_down=_share(down, len(rows)),
         ),
+        channels=dict(Counter(str(row["channel"]) for row in rows).most_common()),
         daily=list(daily.values()),
         top_questions=top_questions(rows, embedder, store, docs, limit),
         gaps=gaps(rows, embedder, store, docs, limit),

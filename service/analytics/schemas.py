@@ -110,6 +110,9 @@ class AnalyticsReport(BaseModel):
     window: Window
     totals: Totals
     rates: Rates
+    channels: dict[str, int] = Field(
+        description="Questions per channel: widget, rest, openai, mcp, cli."
+    )
     daily: list[Day]
     top_questions: list[TopQuestion]
     gaps: list[Gap]
