@@ -148,8 +148,9 @@
       button.disabled = false;
       return say(await problem(res), "error");
     }
-    say(done(await res.json()), "ok");
+    const message = done(await res.json());
     await load();
+    say(message, "ok");
   }
 
   login.addEventListener("submit", (event) => {
