@@ -5,7 +5,13 @@ content/, warms it up, then replays the golden questions at concurrency 1 and 8 
 prints p50/p95 latency and requests/s. Targets on a 2-core machine: search p95 <= 50 ms
 and chat p95 <= 100 ms at concurrency 1.
 
+With ``--analytics`` it measures the cost of the conversation log instead: two services
+on the same index, one logging (KB_ANALYTICS=on) and one not, asked the same questions in
+alternating rounds of one run (so load from anything else on the machine falls on both
+alike); it prints each one's p50/p95 and the ratio (target: on within 1.1x of off).
+
     python bench/chat.py [--requests N]
+    python bench/chat.py --analytics [--requests N] [--rounds R] [--concurrency C]
 """
 
 from __future__ import annotations
@@ -43,11 +49,13 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def run(
-    base: str, route: str, questions: list[str], concurrency: int, total: int
-) -> dict[str, float]:
+def latencies(
+    base: str, route: str, questions: list[str], concurrency: int, total: int, offset: int = 0
+) -> tuple[list[float], float]:
+    """Each request's latency in ms, and the wall time of all of them in s."""
+
     def one(i: int) -> float:
-        question = questions[i % len(questions)]
+        question = questions[(offset + i) % len(questions)]
         started = time.perf_counter()
         if route == "search":
             response = client.get(f"{base}/v1/search", params={"q": question, "k": 5})
@@ -59,25 +67,121 @@ def run(
     with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=concurrency)) as client:
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            latencies = list(pool.map(one, range(total)))
+            found = list(pool.map(one, range(total)))
         elapsed = time.perf_counter() - started
+    return found, elapsed
+
+
+def run(
+    base: str, route: str, questions: list[str], concurrency: int, total: int
+) -> dict[str, float]:
+    found, elapsed = latencies(base, route, questions, concurrency, total)
     return {
-        "p50_ms": statistics.median(latencies),
-        "p95_ms": percentile(latencies, 0.95),
+        "p50_ms": statistics.median(found),
+        "p95_ms": percentile(found, 0.95),
         "rps": total / elapsed,
     }
+
+
+def serve_app(app: object) -> tuple[str, uvicorn.Server, threading.Thread]:
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")  # type: ignore[arg-type]
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise SystemExit("the service did not start")
+        time.sleep(0.05)
+    return f"http://127.0.0.1:{port}", server, thread
+
+
+def analytics_cost(args: argparse.Namespace, questions: list[str], work: Path) -> None:
+    """Chat latency with the conversation log on and off, in alternating rounds."""
+    from ingest.runner import ingest
+    from kbcore.runtime import Runtime
+
+    def settings(folder: str, analytics: bool) -> Settings:
+        return Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            content_dir=ROOT / "content",
+            data_dir=work / folder,
+            rate_limit_per_minute=0,
+            analytics=analytics,
+        )
+
+    runtime = Runtime.open(settings("index", False))
+    ingest(runtime)
+    apps = {
+        mode: create_app(settings(mode, mode == "on"), runtime=runtime, sync_on_start=False)
+        for mode in ("on", "off")
+    }
+    servers = {mode: serve_app(app) for mode, app in apps.items()}
+    for mode, app in apps.items():  # warm each service's answer cache, as after a start
+        state = app.state.kb
+        state.warm_in_background()
+        deadline = time.monotonic() + 300
+        while state.warmed_version is None:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the {mode} service did not warm up")
+            time.sleep(0.1)
+        latencies(servers[mode][0], "chat", questions, 1, len(questions))  # every question once
+    found: dict[str, list[float]] = {"on": [], "off": []}
+    per_round = max(1, args.requests // args.rounds)
+    for number in range(args.rounds):
+        order = ("on", "off") if number % 2 == 0 else ("off", "on")
+        for mode in order:
+            measured, _ = latencies(
+                servers[mode][0], "chat", questions, args.concurrency, per_round, number * 7
+            )
+            found[mode] += measured
+    log = apps["on"].state.kb.conversation_log()
+    log.flush(30)
+    stats = log.writer.stats
+    print(
+        f"chat at concurrency {args.concurrency}, {len(found['on'])} requests each, "
+        f"{args.rounds} alternating rounds"
+    )
+    print(f"{'analytics':<12}{'p50 ms':>10}{'p95 ms':>10}")
+    results = {}
+    for mode in ("off", "on"):
+        p50, p95 = statistics.median(found[mode]), percentile(found[mode], 0.95)
+        results[mode] = {"p50_ms": p50, "p95_ms": p95}
+        print(f"{mode:<12}{p50:>10.1f}{p95:>10.1f}")
+    ratio = results["on"]["p95_ms"] / results["off"]["p95_ms"]
+    print(
+        f"p95 on / off: {ratio:.3f} ({'met' if ratio <= 1.1 else 'MISSED'}: target <= 1.1); "
+        f"log rows written {stats.written}, dropped {stats.dropped}"
+    )
+    for _, server, thread in servers.values():
+        server.should_exit = True
+        thread.join(timeout=10)
+    runtime.close()
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({**results, "p95_ratio": ratio}, indent=2))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="requests per measurement")
     parser.add_argument("--out", type=Path, help="also write the numbers as JSON")
+    parser.add_argument(
+        "--analytics", action="store_true", help="chat p95 with the conversation log on vs off"
+    )
+    parser.add_argument("--rounds", type=int, default=10, help="alternating rounds (--analytics)")
+    parser.add_argument("--concurrency", type=int, default=1, help="concurrency (--analytics)")
     args = parser.parse_args()
     golden = [
         json.loads(line) for line in (ROOT / "eval" / "golden.jsonl").read_text().splitlines()
     ]
     questions = [q["question"] for q in golden if not q["follow_up_of"]]
     work = Path(tempfile.mkdtemp(prefix="kb-bench-chat-"))
+    if args.analytics:
+        analytics_cost(args, questions, work)
+        return
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None, content_dir=ROOT / "content", data_dir=work, rate_limit_per_minute=0
     )
