@@ -134,7 +134,7 @@ def _article_counts(
     rows: Iterable[dict[str, Any]], docs: ServedDocs | None, limit: int
 ) -> list[ArticleCount]:
     counts: Counter[str] = Counter()
-    titles: dict[str, tuple[str, str]] = {}
+    titles: dict[str, str] = {}  # as cited, for articles the served version no longer has
     for row in rows:
         seen = set()
         for citation in _citations(row):
@@ -142,11 +142,11 @@ def _article_counts(
             if slug and slug not in seen:
                 seen.add(slug)
                 counts[slug] += 1
-                titles.setdefault(slug, (str(citation.get("title", slug)), ""))
+                titles.setdefault(slug, str(citation.get("title", slug)))
     out = []
     for slug, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]:
         info = docs.catalog.get(slug) if docs is not None else None
-        title = info.title if info is not None else titles[slug][0]
+        title = info.title if info is not None else titles[slug]
         url = info.url if info is not None else ""
         out.append(ArticleCount(article=slug, title=title, url=url, count=count))
     return out

@@ -150,10 +150,12 @@ class LogWriter:
             if connection is None:
                 connection = open_connection(self.path, BUSY_TIMEOUT_S)
             write_batch(connection, batch)
-            self.stats.written += sum(isinstance(item, TurnRow) for item in batch)
+            with self._lock:
+                self.stats.written += sum(isinstance(item, TurnRow) for item in batch)
             return connection
         except sqlite3.Error as exc:
-            self.stats.dropped += len(batch)
+            with self._lock:
+                self.stats.dropped += len(batch)
             self._warn(f"conversation log: {len(batch)} row(s) lost ({exc})")
             if connection is not None:
                 connection.close()
@@ -166,7 +168,9 @@ class LogWriter:
         try:
             if connection is None:
                 connection = open_connection(self.path, BUSY_TIMEOUT_S)
-            self.stats.pruned += prune(connection, cutoff)
+            pruned = prune(connection, cutoff)
+            with self._lock:
+                self.stats.pruned += pruned
             return connection
         except sqlite3.Error as exc:
             self._warn(f"conversation log: pruning failed ({exc})")

@@ -104,7 +104,10 @@ def test_stream_is_the_same_answer_with_citations_on_the_final_chunk(
     assert all(chunk.choices[0].finish_reason is None for chunk in chunks[:-1])
     annotations = final.choices[0].delta.model_extra["annotations"]
     assert annotations == [a.model_dump() for a in whole.choices[0].message.annotations or []]
-    assert final.model_extra["kb"] == whole.model_extra["kb"]
+    streamed_kb, whole_kb = dict(final.model_extra["kb"]), dict(whole.model_extra["kb"])
+    # Each answer has its own id (for POST /v1/feedback); everything else is the same.
+    assert streamed_kb.pop("message_id") != whole_kb.pop("message_id")
+    assert streamed_kb == whole_kb
     assert all("kb" not in (chunk.model_extra or {}) for chunk in chunks[:-1])
     assert len({chunk.id for chunk in chunks}) == 1
 

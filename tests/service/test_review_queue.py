@@ -149,7 +149,7 @@ def test_a_symlinked_golden_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(GoldenFileError):
         GoldenFile(link).append({"id": "x"})
     assert target.read_text() == ""
-    with pytest.raises(GoldenFileError, match=".jsonl"):
+    with pytest.raises(GoldenFileError, match=r"\.jsonl"):
         GoldenFile(tmp_path / "golden.txt").append({"id": "x"})
     with pytest.raises(GoldenFileError, match="does not exist"):
         GoldenFile(tmp_path / "missing" / "golden.jsonl").append({"id": "x"})
