@@ -153,7 +153,7 @@ def test_promote_appends_to_the_golden_file(
     item = review_item(page, "What is the weather in Paris tomorrow?")
     item.locator("select[name=article]").select_option("__unanswerable__")
     item.get_by_role("button", name="Add to golden set").click()
-    expect(page.locator("#status")).to_contain_text("Added")
+    expect(page.locator("#status")).to_contain_text("Added “What is the weather in Paris")
     expect(page.locator("body")).to_have_attribute("data-state", "ready")
     lines = [json.loads(line) for line in dashboard.golden.read_text().splitlines()]
     assert len(lines) == 1
@@ -169,7 +169,7 @@ def test_promote_appends_to_the_golden_file(
     cost = review_item(page, "How much does fine-tuning cost?")
     expect(cost.locator("select[name=article]")).to_have_value("fine-tuning-cost")  # cited
     cost.get_by_role("button", name="Add to golden set").click()
-    expect(page.locator("#status")).to_contain_text("Added")
+    expect(page.locator("#status")).to_contain_text("Added “How much does fine-tuning cost?”")
     lines = [json.loads(line) for line in dashboard.golden.read_text().splitlines()]
     assert [line["article"] for line in lines] == ["", "fine-tuning-cost"]
 

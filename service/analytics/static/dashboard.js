@@ -132,6 +132,7 @@
 
   async function act(button, path, payload, done) {
     button.disabled = true;
+    say("Saving…");
     let res;
     try {
       res = await api(path, {
