@@ -1,7 +1,7 @@
 """HTTP latency of `/v1/search` and `/v1/chat` (extractive) on the embedded defaults.
 
 Starts `kb serve`'s app with uvicorn on a free port over an on-disk embedded index of
-content/, warms it up, then replays the golden questions at concurrency 1 and 8 and
+content/, warms it up, then replays the golden questions at concurrency 1, 8 and 20 and
 prints p50/p95 latency and requests/s. Targets on a 2-core machine: search p95 <= 50 ms
 and chat p95 <= 100 ms at concurrency 1.
 
@@ -212,7 +212,7 @@ def main() -> None:
     row = f"{cold['p50_ms']:>10.1f}{cold['p95_ms']:>10.1f}{cold['rps']:>9.1f}"
     print(f"{'chat (new q)':<14}{1:>6}{row}")
     for route in ("search", "chat"):
-        for concurrency in (1, 8):
+        for concurrency in (1, 8, 20):
             r = run(base, route, questions, concurrency, args.requests)
             results[f"{route}_c{concurrency}"] = r
             print(

@@ -5,8 +5,8 @@ Vaswani abstracts are embedded once (cached) and written, one point per abstract
 both stores at each size (331, 1k, 3k, 11.4k and 50k points; 50k repeats the abstracts
 under distinct ids). For each size it prints how long the write took and the p50/p95 of
 the project's hybrid search (dense + BM25 candidates, fused, payloads) in-process and
-over HTTP through ``/v1/search`` (uvicorn, one client), plus Edge with its HNSW index
-built (``optimize``) against exact search, to place ``HNSW_POINTS``.
+over HTTP through ``/v1/search`` (uvicorn, one client), and, past ``HNSW_POINTS``, Edge
+with its HNSW index (what a build publishes) beside Edge searching exactly.
 
     python bench/store.py [--sizes 331,1000,3000,11433,50000] [--queries 93] [--no-http]
 """
@@ -42,7 +42,7 @@ from kbcore.runtime import Runtime  # noqa: E402
 from kbcore.schema import ChunkPayload, IndexManifest, new_version  # noqa: E402
 from kbcore.settings import Settings  # noqa: E402
 from kbcore.sparse import BM25Encoder  # noqa: E402
-from kbcore.stores.edge import EdgeStore  # noqa: E402
+from kbcore.stores.edge import HNSW_POINTS, EdgeStore  # noqa: E402
 from kbcore.stores.qdrant import QdrantStore  # noqa: E402
 from service.app import create_app  # noqa: E402
 
@@ -160,6 +160,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="331,1000,3000,11433,50000")
     parser.add_argument("--queries", type=int, default=93)
     parser.add_argument("--no-http", action="store_true")
+    parser.add_argument("--edge-only", action="store_true", help="skip local mode (slow)")
     parser.add_argument("--out", type=Path, help="also write the numbers as JSON")
     args = parser.parse_args()
     corpus = vaswani_corpus.load()
@@ -172,11 +173,16 @@ def main() -> None:
     for size in (int(s) for s in args.sizes.split(",")):
         data = points(corpus, docnos, vectors, size)
         row: dict[str, Any] = {}
-        for name in ("edge", "local-mode"):
+        names = (
+            ["edge", "edge-exact", "local-mode"] if size >= HNSW_POINTS else ["edge", "local-mode"]
+        )
+        for name in (n for n in names if not (args.edge_only and n == "local-mode")):
             work = Path(tempfile.mkdtemp(prefix=f"kb-bench-{name}-"))
             store: IndexStore = (
-                EdgeStore(work / "index", hnsw_points=10**9)
-                if name == "edge"
+                EdgeStore(
+                    work / "index", hnsw_points=10**9 if name == "edge-exact" else HNSW_POINTS
+                )
+                if name.startswith("edge")
                 else QdrantStore(QdrantClient(path=str(work / "qdrant")), "kb", exclusive=True)
             )
             try:
@@ -194,27 +200,11 @@ def main() -> None:
                              "http_p50_ms": http[0], "http_p95_ms": http[1]}  # fmt: skip
                 timing = f"{p50:>8.1f} / {p95:<7.1f} {http[0]:>7.1f} / {http[1]:<6.1f}"
                 print(f"{size:>7} {name:<12} {write_s:>8.1f} {timing}", flush=True)
-                if name == "edge" and size >= 3000:
-                    version = store.serving()
-                    assert version is not None and isinstance(store, EdgeStore)
-                    started = time.perf_counter()
-                    store._shard(version).optimize()
-                    build = time.perf_counter() - started
-                    h50, h95 = in_process(retriever, query_vectors, queries)
-                    row["edge_hnsw"] = {
-                        "build_s": build,
-                        "search_p50_ms": h50,
-                        "search_p95_ms": h95,
-                    }
-                    print(
-                        f"{size:>7} {'edge+hnsw':<12} {build:>8.1f} {h50:>8.1f} / {h95:<7.1f}",
-                        flush=True,
-                    )
             finally:
                 store.close()
                 shutil.rmtree(work, ignore_errors=True)
         results[str(size)] = row
-    if "11433" in results:
+    if "11433" in results and "local-mode" in results["11433"]:
         r = results["11433"]
         share = r["edge"]["search_p50_ms"] / r["local-mode"]["search_p50_ms"]
         print(f"at 11.4k: Edge p50 is {share:.3f} of local mode's")

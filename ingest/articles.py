@@ -67,6 +67,7 @@ class Page:
     tokens: list[Token]
     title_tokens: tuple[int, int] | None
     warnings: list[ContentWarning]
+    included: frozenset[Path] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,8 @@ class LoadResult:
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[ContentWarning] = field(default_factory=list)
     files: int = 0
+    pages: list[ContentFile] = field(default_factory=list)  # every page file found
+    included: set[Path] = field(default_factory=set)  # files pages included
 
 
 def _prettify(name: str) -> str:
@@ -198,7 +201,7 @@ class ContentLoader:
         article = self._article(file, meta, parsed.h1_title, parsed.sections)
         if not article.has_text:
             warnings.append(ContentWarning(str(file.rel), "no text to index on this page"))
-        return Page(article, tokens, parsed.title_tokens, warnings)
+        return Page(article, tokens, parsed.title_tokens, warnings, frozenset(context.included))
 
     def _article(
         self, file: ContentFile, meta: Meta, h1: str | None, sections: list[Section]
@@ -275,6 +278,7 @@ def load_content(source: ContentSource | Path) -> LoadResult:
         skipped=list(found.skipped),
         warnings=list(found.warnings),
         files=len(found.files) + len(found.skipped),
+        pages=found.files,
     )
     for file in found.files:
         try:
@@ -285,6 +289,7 @@ def load_content(source: ContentSource | Path) -> LoadResult:
             continue
         result.articles.append(page.article)
         result.warnings.extend(page.warnings)
+        result.included |= page.included
     return result
 
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -32,8 +32,10 @@ from ingest.articles import Article, ContentSource, LoadResult, load_content
 from ingest.calibrate import calibrate
 from ingest.chunking import ChunkingConfig, PreparedChunk, chunk_article
 from ingest.diff import ContentDiff, compute_diff, scroll_indexed
-from ingest.report import IngestReport
+from ingest.discovery import discover
+from ingest.report import ContentWarning, IngestReport, Skipped
 from ingest.sentences import SentenceSplitter
+from ingest.stamp import content_stamp
 from ingest.swap import prune_versions, remove_unfinished
 from kbcore.embedding.base import Embedder
 from kbcore.errors import ContentError, IndexValidationError, ModelMismatchError
@@ -73,6 +75,7 @@ class Plan:
     parent: IndexManifest | None  # the serving version's manifest
     base: str | None  # the version unchanged points are carried from
     fingerprint: str
+    stamp_settings: list[str] = field(default_factory=list)
 
     @property
     def unchanged(self) -> bool:
@@ -110,20 +113,96 @@ class Indexer:
     ) -> IngestReport:
         """Bring the served index up to date with the docs in ``source``."""
         options = options or BuildOptions()
+        source = source if isinstance(source, ContentSource) else ContentSource(source)
         started = time.perf_counter()
         report = IngestReport(dry_run=options.dry_run)
         if not options.dry_run:
             remove_unfinished(self.store, older_than=None if self.store.exclusive else STALE_BUILD)
+            if not options.rebuild and self._untouched(source, options, report):
+                report.seconds = time.perf_counter() - started
+                return report
         plan = self.plan(source, options, report)
         if options.dry_run or plan.unchanged:
             report.embedded = 0 if plan.unchanged else len(plan.diff.to_embed)
             report.index_version = report.previous_version or ""
+            if plan.unchanged and not options.dry_run and report.previous_version:
+                self._restamp(report.previous_version, plan)
         else:
             version = self.write(plan, progress, report)
             self.publish(plan, version, report)
             prune_versions(self.store, options.keep_versions)
         report.seconds = time.perf_counter() - started
         return report
+
+    def _stamp_settings(self, source: ContentSource, options: BuildOptions) -> list[str]:
+        chunking = options.chunking
+        return [
+            str(source.content_dir.resolve()),
+            ",".join(source.exclude),
+            source.docs_format.value,
+            str(source.docs_root or ""),
+            source.site_url or "",
+            str(source.max_bytes),
+            f"{chunking.max_tokens}/{chunking.overlap_tokens}",
+            self.embedder.model_id,
+            SPARSE_MODEL_ID,
+        ]
+
+    def _untouched(
+        self, source: ContentSource, options: BuildOptions, report: IngestReport
+    ) -> bool:
+        """Whether the serving version was built from exactly these files (and settings):
+        then the run is over after a ``stat`` of each file, with nothing parsed."""
+        current = self.store.serving()
+        parent = self.store.manifest(current) if current else None
+        if parent is None or not parent.content_stamp or not source.content_dir.is_dir():
+            return False
+        files = discover(source.content_dir, source.exclude).files
+        stamp = content_stamp(
+            files, parent.included, self._stamp_settings(source, options), source.content_dir
+        )
+        if stamp != parent.content_stamp:
+            return False
+        saved = parent.content_report
+        report.previous_version = report.index_version = current or ""
+        report.articles, report.sections, report.chunks = (
+            parent.articles,
+            parent.sections,
+            parent.chunks,
+        )
+        report.files = int(saved.get("files", len(files)))
+        report.docs_format = str(saved.get("docs_format", ""))
+        report.skipped = [Skipped(s["path"], tuple(s["reasons"])) for s in saved.get("skipped", [])]
+        report.warnings = [
+            ContentWarning(w["path"], w["message"], w.get("line"))
+            for w in saved.get("warnings", [])
+        ]
+        if report.skipped and options.strict:
+            first = report.skipped[0]
+            raise ContentError(first.path, "; ".join(first.reasons))
+        return True
+
+    def _content_fields(self, plan: Plan) -> dict[str, Any]:
+        """The manifest fields that let the next run recognise these files."""
+        loaded = plan.loaded
+        included = sorted(str(p) for p in loaded.included)
+        stamp = content_stamp(loaded.pages, included, plan.stamp_settings, loaded.site.content_dir)
+        return {
+            "content_stamp": stamp,
+            "included": included,
+            "content_report": {
+                "files": loaded.files,
+                "docs_format": loaded.site.format.value,
+                "skipped": [s.to_json() for s in loaded.skipped],
+                "warnings": [w.to_json() for w in loaded.warnings],
+            },
+        }
+
+    def _restamp(self, version: str, plan: Plan) -> None:
+        """Files were touched but nothing changed: remember their new stamp."""
+        manifest = self.store.manifest(version)
+        if manifest is not None:
+            self.store.set_manifest(version, manifest.model_copy(update=self._content_fields(plan)))
 
     def plan(
         self, source: ContentSource | Path, options: BuildOptions, report: IngestReport
@@ -161,7 +240,9 @@ class Indexer:
         # On a first build every section is "added": only report diffs against a version.
         report.diff = diff.summary() if (base is not None or options.dry_run) else {}
         report.deleted = len(diff.deleted_ids)
-        return Plan(loaded, chunks, diff, parent, base, _fingerprint(chunks))
+        source = source if isinstance(source, ContentSource) else ContentSource(source)
+        stamp_settings = self._stamp_settings(source, options)
+        return Plan(loaded, chunks, diff, parent, base, _fingerprint(chunks), stamp_settings)
 
     def write(self, plan: Plan, progress: ProgressFn | None, report: IngestReport) -> str:
         """Create the new version: unchanged points carried over, the rest embedded."""
@@ -214,6 +295,7 @@ class Indexer:
                     "status": "ready",
                     "refusal_floor": calibration.get("floor"),
                     "calibration": calibration,
+                    **self._content_fields(plan),
                 }
             )
             self.store.set_manifest(version, ready)

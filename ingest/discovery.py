@@ -36,6 +36,7 @@ class ContentFile:
     rel: PurePosixPath
     slug: str
     size: int
+    mtime_ns: int = 0
 
 
 @dataclass
@@ -121,9 +122,10 @@ def discover(content_dir: Path, exclude: Sequence[str] = DEFAULT_EXCLUDE) -> Dis
     files = sorted(found.values(), key=lambda item: str(item[1]))
     slugs, collisions = assign_slugs([rel for _, rel in files])
     out.warnings.extend(collisions)
+    stats = [path.stat() for path, _ in files]
     out.files = [
-        ContentFile(path=path, rel=rel, slug=slugs[rel], size=path.stat().st_size)
-        for path, rel in files
+        ContentFile(path=path, rel=rel, slug=slugs[rel], size=st.st_size, mtime_ns=st.st_mtime_ns)
+        for (path, rel), st in zip(files, stats, strict=True)
     ]
     return out
 

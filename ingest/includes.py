@@ -62,6 +62,7 @@ class IncludeContext:
     warnings: list[ContentWarning] = field(default_factory=list)
     rel: str = ""
     partials: dict[str, str] = field(default_factory=dict)
+    included: set[Path] = field(default_factory=set)  # files read (their changes count too)
 
     def warn(self, message: str, token: Token) -> None:
         line = token.map[0] + 1 if token.map else None
@@ -93,6 +94,7 @@ class IncludeContext:
                 text = real.read_text(encoding="utf-8-sig")
             except (OSError, UnicodeDecodeError):
                 return f"include '{target}' is not readable UTF-8 text; left out"
+            self.included.add(real)
             return real, _cut(text, start, stop, name)
         return f"include '{target}' was not found in the docs tree; left out"
 

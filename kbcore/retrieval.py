@@ -9,7 +9,7 @@ from typing import Literal
 
 from kbcore.embedding.base import Embedder, Vectors
 from kbcore.errors import IndexNotFoundError
-from kbcore.index_store import CandidateQuery, IndexStore, ScoredHit, settle_ties
+from kbcore.index_store import CandidateQuery, IndexStore, ScoredHit
 from kbcore.schema import ChunkPayload
 from kbcore.sparse import BM25Encoder
 
@@ -126,15 +126,21 @@ class Retriever:
 
 def fuse(lists: Sequence[Sequence[ScoredHit]], limit: int, k: int = RRF_K) -> list[ScoredHit]:
     """Reciprocal-rank fusion: each point scores the sum of ``1 / (k + rank)`` over the
-    lists it is in (rank from 1); a single list keeps its own scores. Ties in id order."""
+    lists it is in (rank from 1); a single list keeps its own scores. Equal scores go to
+    the point ranked higher by the first list (dense), then by id, on every engine."""
     present = [ranking for ranking in lists if ranking]
     if len(present) == 1:
         return list(present[0][:limit])
     scores: dict[str, float] = {}
+    first: dict[str, int] = {hit.id: rank for rank, hit in enumerate(present[0])} if present else {}
     for ranking in present:
         for rank, hit in enumerate(ranking, start=1):
             scores[hit.id] = scores.get(hit.id, 0.0) + 1.0 / (k + rank)
-    return settle_ties([ScoredHit(i, s) for i, s in scores.items()], limit)
+    ordered = sorted(
+        scores.items(),
+        key=lambda item: (-round(item[1], 9), first.get(item[0], len(first)), item[0]),
+    )
+    return [ScoredHit(i, s) for i, s in ordered[:limit]]
 
 
 def _collapse(

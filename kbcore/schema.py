@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -77,6 +77,10 @@ class IndexManifest(BaseModel):
         None, description="Similarity below which questions are refused (calibrated)."
     )
     calibration: dict[str, float] = Field(default_factory=dict)
+    # What the build read, so an unchanged tree is recognised without parsing it again.
+    content_stamp: str = ""
+    included: list[str] = Field(default_factory=list)
+    content_report: dict[str, Any] = Field(default_factory=dict)
 
 
 def point_id(article: str, anchor: str, chunk_index: int, kind: str, content_hash: str) -> str:

@@ -106,8 +106,10 @@ def servers(
         yield Servers(kb=kb, allowed=allowed, other=other)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    # Package scope: Playwright's sync API keeps an event loop running while it is open,
+    # which would stop every later test from calling asyncio.run().
     if not CHROMIUM.exists():
         reason = f"{CHROMIUM} is missing (install Debian's chromium to run the browser tests)"
         if os.environ.get("KB_REQUIRE_BROWSER") == "1":

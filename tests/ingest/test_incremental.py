@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from ingest.build import BuildOptions, Indexer
 from ingest.canary import Canary, CanaryValidator
+from ingest.runner import ingest
 from ingest.swap import rollback
 from kbcore.embedding.base import Vectors
 from kbcore.embedding.onnx_minilm import OnnxMiniLM
@@ -224,3 +226,50 @@ def test_failing_canary_blocks_the_switch(
     with pytest.raises(IndexValidationError, match="canary"):
         indexer.run(content)
     assert runtime.retriever.resolve().endswith(first.index_version)
+
+
+def test_untouched_docs_are_recognised_without_parsing(
+    site: tuple[Path, Runtime, CountingEmbedder, Indexer],
+) -> None:
+    content, runtime, _, indexer = site
+    first = indexer.run(content)
+    path = content / "alpha.md"
+    stat = path.stat()
+    original = path.read_text()
+    # Same size and modification time: the run trusts the stamp and reads nothing.
+    disguised = original.replace("passages", "pazzages")
+    assert len(disguised.encode()) == stat.st_size
+    path.write_text(disguised)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    again = indexer.run(content)
+    assert not again.switched and again.index_version == first.index_version
+    assert again.articles == first.articles and again.chunks == first.chunks
+    # A touched file is read again (nothing changed in it: the stamp is renewed).
+    path.write_text(original)
+    touched = indexer.run(content)
+    assert not touched.switched and touched.embedded == 0
+    manifest = runtime.store.manifest(first.index_version)
+    assert manifest is not None
+    assert indexer.run(content).index_version == first.index_version
+
+
+def test_a_changed_include_reindexes_the_page_that_includes_it(
+    tmp_path: Path, embedder: OnnxMiniLM
+) -> None:
+    root = tmp_path / "site"
+    (root / "docs").mkdir(parents=True)
+    (root / "snippets").mkdir()
+    (root / "snippets" / "note.md").write_text("Widgets are thread-safe.\n")
+    (root / "docs" / "page.md").write_text('# Page\n\nIntro.\n\n--8<-- "snippets/note.md"\n')
+    settings = make_settings(tmp_path, content_dir=root / "docs", docs_root=root)
+    runtime = Runtime.open(settings, scratch=True, embedder=embedder)
+    try:
+        first = ingest(runtime)
+        assert "thread-safe" in top_texts(runtime, "are widgets thread safe")
+        assert not ingest(runtime).switched
+        (root / "snippets" / "note.md").write_text("Widgets are fire-proof and waterproof.\n")
+        second = ingest(runtime)
+        assert second.switched and second.index_version != first.index_version
+        assert "fire-proof" in top_texts(runtime, "are widgets fire proof")
+    finally:
+        runtime.close()
