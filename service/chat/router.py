@@ -27,8 +27,8 @@ router = APIRouter(prefix="/v1", tags=["chat"])
 SSE_DESCRIPTION = """With `"stream": true` (or `Accept: text/event-stream`) the answer arrives
 as server-sent events, in this order: `meta` (`conversation_id`, `message_id`,
 `index_version`), `delta` (`text`, repeated), `citations` (the verified list), `done` (the
-final response object; its `answer` is authoritative). A failure ends the stream with an `error` event
-holding an RFC 9457 problem."""
+final response object; its `answer` is authoritative). A failure ends the stream with an
+`error` event holding an RFC 9457 problem."""
 
 
 def _sse(event: str, data: dict[str, Any]) -> bytes:
