@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from kbcore.runtime import Runtime
@@ -180,6 +180,4 @@ def test_trusted_proxy_names_the_rightmost_untrusted_hop(
 def test_trusted_proxies_must_be_addresses(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not an IP address"):
         make_settings(tmp_path, trusted_proxies=["proxy.local"])
-    assert make_settings(tmp_path, trusted_proxies=["10.0.0.0/8"]).trusted_proxies == [
-        "10.0.0.0/8"
-    ]
+    assert make_settings(tmp_path, trusted_proxies=["10.0.0.0/8"]).trusted_proxies == ["10.0.0.0/8"]
