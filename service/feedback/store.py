@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import sqlite3
 import threading
 import time
@@ -29,6 +30,7 @@ from typing import Any
 from kbcore.errors import KBError
 
 FILE_NAME = "feedback.sqlite3"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 PRUNE_EVERY = 100  # inserts between two retention passes
 log = logging.getLogger(__name__)
 
@@ -215,7 +217,7 @@ def _valid_text(value: Any) -> Any:
     """Text that encodes as UTF-8 (a lone surrogate stored by an earlier release becomes
     U+FFFD instead of breaking every page that lists it)."""
     if isinstance(value, str):
-        return value.encode("utf-8", "replace").decode("utf-8")
+        return _SURROGATE.sub("\ufffd", value)
     if isinstance(value, list):
         return [_valid_text(v) for v in value]
     return value
