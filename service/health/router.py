@@ -33,6 +33,7 @@ async def readyz(state: StateDep) -> dict[str, object]:
     version = await run_in_threadpool(runtime.store.serving)
     if version is None:
         raise unavailable("no index version is being served", 10, slug="index-not-ready")
+    await run_in_threadpool(runtime.store.manifest, version)  # a damaged one is a 503
     feedback = await run_in_threadpool(state.feedback().health)
     if feedback is not None:
         raise unavailable(
