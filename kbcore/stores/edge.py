@@ -145,6 +145,9 @@ class EdgeStore:
         return self.root / "versions" / version
 
     def _shard(self, version: str) -> EdgeShard:
+        shard = self._shards.get(version)
+        if shard is not None:
+            return shard  # reads share open shards without taking the guard (Edge allows it)
         with self._guard:
             shard = self._shards.get(version)
             if shard is None:
