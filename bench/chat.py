@@ -1,28 +1,31 @@
 """HTTP latency of `/v1/search` and `/v1/chat` (extractive) on the embedded defaults.
 
-Starts `kb serve`'s app with uvicorn on a free port over an on-disk embedded index of
-content/, warms it up, then replays the golden questions at concurrency 1, 8 and 20 and
-prints p50/p95 latency and requests/s. Targets on a 2-core machine: search p95 <= 50 ms
-and chat p95 <= 100 ms at concurrency 1.
+Starts `kb serve`'s app with uvicorn in a child process (so the load generator's threads
+do not share the server's interpreter) on a free port over an on-disk embedded index of
+content/, waits until it is ready and its answer cache is warm, then replays the golden
+questions at each concurrency (1, 8 and 20 by default) and prints p50/p95 latency and
+requests/s. With ``--repeat N`` every measurement is taken N times, interleaved, and the
+median of each figure is printed (the machine is shared and noisy). Targets on a 2-core
+machine: search p95 <= 50 ms and chat p95 <= 100 ms at concurrency 1.
 
-With ``--analytics`` it measures the cost of the conversation log instead: two services
-on the same index, one logging (KB_ANALYTICS=on) and one not, asked the same questions in
-alternating rounds of one run (so load from anything else on the machine falls on both
-alike); it prints each one's p50/p95 and the ratio (target: on within 1.1x of off).
+With ``--compare PATH`` a second service runs from another checkout of the project (an
+earlier release) over its own index of the same content/; the two are measured in turns
+within one run (the order alternating), and the ratio of requests/s is printed per row.
 
-    python bench/chat.py [--requests N]
-    python bench/chat.py --analytics [--requests N] [--rounds R] [--concurrency C]
+    python bench/chat.py [--requests N] [--concurrency 1,8,20] [--repeat 3] [--out FILE]
+    python bench/chat.py --compare ../before --repeat 3
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,10 +33,6 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import httpx  # noqa: E402
-import uvicorn  # noqa: E402
-
-from kbcore.settings import Settings  # noqa: E402
-from service.app import create_app  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,13 +48,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def latencies(
-    base: str, route: str, questions: list[str], concurrency: int, total: int, offset: int = 0
-) -> tuple[list[float], float]:
-    """Each request's latency in ms, and the wall time of all of them in s."""
-
+def run(
+    base: str, route: str, questions: list[str], concurrency: int, total: int
+) -> dict[str, float]:
     def one(i: int) -> float:
-        question = questions[(offset + i) % len(questions)]
+        question = questions[i % len(questions)]
         started = time.perf_counter()
         if route == "search":
             response = client.get(f"{base}/v1/search", params={"q": question, "k": 5})
@@ -64,172 +61,141 @@ def latencies(
         response.raise_for_status()
         return (time.perf_counter() - started) * 1000
 
-    with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=concurrency)) as client:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    with httpx.Client(timeout=120, limits=limits) as client:
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            found = list(pool.map(one, range(total)))
+            latencies = list(pool.map(one, range(total)))
         elapsed = time.perf_counter() - started
-    return found, elapsed
-
-
-def run(
-    base: str, route: str, questions: list[str], concurrency: int, total: int
-) -> dict[str, float]:
-    found, elapsed = latencies(base, route, questions, concurrency, total)
     return {
-        "p50_ms": statistics.median(found),
-        "p95_ms": percentile(found, 0.95),
+        "p50_ms": statistics.median(latencies),
+        "p95_ms": percentile(latencies, 0.95),
         "rps": total / elapsed,
     }
 
 
-def serve_app(app: object) -> tuple[str, uvicorn.Server, threading.Thread]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")  # type: ignore[arg-type]
+def serve(port: int, data: Path, repo: Path) -> None:
+    """The child process: the app of checkout ``repo`` on the embedded defaults, served by
+    uvicorn."""
+    sys.path[0] = str(repo)
+    import uvicorn
+
+    from kbcore.settings import Settings
+    from service.app import create_app
+
+    settings = Settings(
+        _env_file=None, content_dir=ROOT / "content", data_dir=data, rate_limit_per_minute=0
     )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise SystemExit("the service did not start")
-        time.sleep(0.05)
-    return f"http://127.0.0.1:{port}", server, thread
+    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
 
 
-def analytics_cost(args: argparse.Namespace, questions: list[str], work: Path) -> None:
-    """Chat latency with the conversation log on and off, in alternating rounds."""
-    from ingest.runner import ingest
-    from kbcore.runtime import Runtime
-
-    def settings(folder: str, analytics: bool) -> Settings:
-        return Settings(  # type: ignore[call-arg]
-            _env_file=None,
-            content_dir=ROOT / "content",
-            data_dir=work / folder,
-            rate_limit_per_minute=0,
-            analytics=analytics,
-        )
-
-    runtime = Runtime.open(settings("index", False))
-    ingest(runtime)
-    apps = {
-        mode: create_app(settings(mode, mode == "on"), runtime=runtime, sync_on_start=False)
-        for mode in ("on", "off")
-    }
-    servers = {mode: serve_app(app) for mode, app in apps.items()}
-    for mode, app in apps.items():  # warm each service's answer cache, as after a start
-        state = app.state.kb
-        state.warm_in_background()
-        deadline = time.monotonic() + 300
-        while state.warmed_version is None:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"the {mode} service did not warm up")
-            time.sleep(0.1)
-        latencies(servers[mode][0], "chat", questions, 1, len(questions))  # every question once
-    found: dict[str, list[float]] = {"on": [], "off": []}
-    per_round = max(1, args.requests // args.rounds)
-    for number in range(args.rounds):
-        order = ("on", "off") if number % 2 == 0 else ("off", "on")
-        for mode in order:
-            measured, _ = latencies(
-                servers[mode][0], "chat", questions, args.concurrency, per_round, number * 7
-            )
-            found[mode] += measured
-    log = apps["on"].state.kb.conversation_log()
-    log.flush(30)
-    stats = log.writer.stats
-    print(
-        f"chat at concurrency {args.concurrency}, {len(found['on'])} requests each, "
-        f"{args.rounds} alternating rounds"
-    )
-    print(f"{'analytics':<12}{'p50 ms':>10}{'p95 ms':>10}")
-    results = {}
-    for mode in ("off", "on"):
-        p50, p95 = statistics.median(found[mode]), percentile(found[mode], 0.95)
-        results[mode] = {"p50_ms": p50, "p95_ms": p95}
-        print(f"{mode:<12}{p50:>10.1f}{p95:>10.1f}")
-    ratio = results["on"]["p95_ms"] / results["off"]["p95_ms"]
-    print(
-        f"p95 on / off: {ratio:.3f} ({'met' if ratio <= 1.1 else 'MISSED'}: target <= 1.1); "
-        f"log rows written {stats.written}, dropped {stats.dropped}"
-    )
-    for _, server, thread in servers.values():
-        server.should_exit = True
-        thread.join(timeout=10)
-    runtime.close()
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({**results, "p95_ratio": ratio}, indent=2))
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=200, help="requests per measurement")
-    parser.add_argument("--out", type=Path, help="also write the numbers as JSON")
-    parser.add_argument(
-        "--analytics", action="store_true", help="chat p95 with the conversation log on vs off"
-    )
-    parser.add_argument("--rounds", type=int, default=10, help="alternating rounds (--analytics)")
-    parser.add_argument("--concurrency", type=int, default=1, help="concurrency (--analytics)")
-    args = parser.parse_args()
-    golden = [
-        json.loads(line) for line in (ROOT / "eval" / "golden.jsonl").read_text().splitlines()
-    ]
-    questions = [q["question"] for q in golden if not q["follow_up_of"]]
-    work = Path(tempfile.mkdtemp(prefix="kb-bench-chat-"))
-    if args.analytics:
-        analytics_cost(args, questions, work)
-        return
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, content_dir=ROOT / "content", data_dir=work, rate_limit_per_minute=0
-    )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
+def wait_ready(base: str, child: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 300
     while True:  # ready, and the answer cache warmed (as after any start or reindex)
+        if child.poll() is not None:
+            raise SystemExit("the service exited before it was ready")
         try:
             ready = httpx.get(f"{base}/readyz")
             if ready.status_code == 200 and ready.json()["answer_cache"] == "warm":
-                break
+                return
         except httpx.HTTPError:
             pass
         if time.monotonic() > deadline:
             raise SystemExit("the service did not become ready")
         time.sleep(0.2)
-    # First pass: every question new to the service.
-    run(base, "search", questions[:5], 1, 5)  # loads the vocabulary of the index version
-    results: dict[str, dict[str, float]] = {}
-    print(f"{'route':<14}{'conc':>6}{'p50 ms':>10}{'p95 ms':>10}{'req/s':>9}")
-    cold = run(base, "chat", questions, 1, len(questions))
-    results["chat_first_time_c1"] = cold
-    row = f"{cold['p50_ms']:>10.1f}{cold['p95_ms']:>10.1f}{cold['rps']:>9.1f}"
-    print(f"{'chat (new q)':<14}{1:>6}{row}")
-    for route in ("search", "chat"):
-        for concurrency in (1, 8, 20):
-            r = run(base, route, questions, concurrency, args.requests)
-            results[f"{route}_c{concurrency}"] = r
-            print(
-                f"{route:<14}{concurrency:>6}{r['p50_ms']:>10.1f}{r['p95_ms']:>10.1f}"
-                f"{r['rps']:>9.1f}"
-            )
-    ok_search = results["search_c1"]["p95_ms"] <= 50
-    ok_chat = results["chat_c1"]["p95_ms"] <= 100
-    print(
-        f"targets: search p95 <= 50 ms {'met' if ok_search else 'MISSED'}; "
-        f"chat p95 <= 100 ms {'met' if ok_chat else 'MISSED'}"
-    )
-    server.should_exit = True
-    thread.join(timeout=10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200, help="requests per measurement")
+    parser.add_argument("--concurrency", default="1,8,20", help="comma-separated levels")
+    parser.add_argument("--repeat", type=int, default=1, help="measure each N times (median)")
+    parser.add_argument("--out", type=Path, help="also write the numbers as JSON")
+    parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--compare", type=Path, help="also measure this earlier checkout")
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--repo", type=Path, default=ROOT, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.data, args.repo)
+        return
+    levels = [int(level) for level in args.concurrency.split(",") if level.strip()]
+    golden = [
+        json.loads(line) for line in (ROOT / "eval" / "golden.jsonl").read_text().splitlines()
+    ]
+    questions = [q["question"] for q in golden if not q["follow_up_of"]]
+    repos = {"after": ROOT} if args.compare is None else {"before": args.compare, "after": ROOT}
+    children: dict[str, tuple[str, subprocess.Popen[bytes]]] = {}
+    try:
+        for name, repo in repos.items():
+            children[name] = start(repo.resolve())
+        for base, child in children.values():
+            wait_ready(base, child)
+        results = measure(children, questions, levels, args)
+    finally:
+        for _, child in children.values():
+            child.terminate()
+            child.wait(timeout=30)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2))
+
+
+def start(repo: Path) -> tuple[str, subprocess.Popen[bytes]]:
+    """A service from checkout ``repo`` in a child process, on a fresh data folder."""
+    work = Path(tempfile.mkdtemp(prefix="kb-bench-chat-"))
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(repo), "HF_HUB_OFFLINE": "1"}
+    command = [sys.executable, str(Path(__file__).resolve()), "--serve", str(port)]
+    command += ["--data", str(work), "--repo", str(repo)]
+    return f"http://127.0.0.1:{port}", subprocess.Popen(command, env=env)
+
+
+def measure(
+    children: dict[str, tuple[str, subprocess.Popen[bytes]]],
+    questions: list[str],
+    levels: list[int],
+    args: argparse.Namespace,
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Every route and concurrency on every service, in turns; medians over repeats."""
+    names = list(children)
+    results: dict[str, dict[str, dict[str, float]]] = {name: {} for name in names}
+    for name in names:
+        base = children[name][0]
+        run(base, "search", questions[:5], 1, 5)  # loads the vocabulary of the index version
+        # First pass: every question new to the service.
+        results[name]["chat_first_time_c1"] = run(base, "chat", questions, 1, len(questions))
+    samples: dict[tuple[str, str], list[dict[str, float]]] = {}
+    for number in range(args.repeat):
+        for route in ("search", "chat"):
+            for concurrency in levels:
+                total = max(args.requests, 5 * concurrency)
+                for name in names if number % 2 == 0 else names[::-1]:
+                    r = run(children[name][0], route, questions, concurrency, total)
+                    samples.setdefault((name, f"{route}_c{concurrency}"), []).append(r)
+    for (name, key), runs in samples.items():
+        results[name][key] = {k: statistics.median(s[k] for s in runs) for k in runs[0]}
+    header = f"{'service':<8}{'route':<14}{'conc':>6}{'p50 ms':>10}{'p95 ms':>10}{'req/s':>9}"
+    print(header + ("  after/before req/s" if len(names) > 1 else ""))
+    for key in results[names[-1]]:
+        route, level = key.rsplit("_c", 1)
+        label = "chat (new q)" if key == "chat_first_time_c1" else route
+        for name in names:
+            r = results[name][key]
+            row = f"{name:<8}{label:<14}{level:>6}{r['p50_ms']:>10.1f}{r['p95_ms']:>10.1f}"
+            row += f"{r['rps']:>9.1f}"
+            if len(names) > 1 and name == names[-1]:
+                row += f"  {r['rps'] / results[names[0]][key]['rps']:.2f}x"
+            print(row)
+    after = results[names[-1]]
+    if "search_c1" in after and "chat_c1" in after:
+        ok_search = after["search_c1"]["p95_ms"] <= 50
+        ok_chat = after["chat_c1"]["p95_ms"] <= 100
+        print(
+            f"targets: search p95 <= 50 ms {'met' if ok_search else 'MISSED'}; "
+            f"chat p95 <= 100 ms {'met' if ok_chat else 'MISSED'}"
+        )
+    return results
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 STALE_BUILD = dt.timedelta(hours=1)
 EMBED_BLOCK = 256
+PROGRESS_LOG_S = 5.0  # seconds between two progress lines while embedding
 # A build that embeds or drops fewer than this share of the chunks keeps its parent's
 # refusal floor instead of measuring it again (a one-article edit stays cheap).
 RECALIBRATE_SHARE = 0.02
@@ -116,6 +117,8 @@ class Indexer:
         source = source if isinstance(source, ContentSource) else ContentSource(source)
         started = time.perf_counter()
         report = IngestReport(dry_run=options.dry_run)
+        if options.rebuild and not options.dry_run:
+            self.store.discard_damaged()  # a damaged index is what --rebuild is for
         if not options.dry_run:
             remove_unfinished(self.store, older_than=None if self.store.exclusive else STALE_BUILD)
             if not options.rebuild and self._untouched(source, options, report):
@@ -220,6 +223,15 @@ class Indexer:
         report.articles = len(loaded.articles)
         report.sections = len({(c.payload.article, c.payload.anchor) for c in chunks})
         report.chunks = len(chunks)
+        log.info(
+            "parsed %d files (%s): %d articles, %d sections, %d chunks; %d skipped",
+            loaded.files,
+            loaded.site.format.value,
+            report.articles,
+            report.sections,
+            report.chunks,
+            len(loaded.skipped),
+        )
         current = self.store.serving()
         parent = self.store.manifest(current) if current else None
         report.previous_version = current
@@ -303,6 +315,13 @@ class Indexer:
         except BaseException:
             self._abandon(version)
             raise
+        log.info(
+            "switched to index version %s (%d articles, %d chunks; was %s)",
+            version,
+            report.articles,
+            report.chunks,
+            report.previous_version or "none",
+        )
         report.refusal_floor = ready.refusal_floor
         report.switched = True
         report.index_version = version
@@ -335,6 +354,7 @@ class Indexer:
     ) -> int:
         todo = sorted(diff.to_embed, key=lambda c: len(c.embed_text))
         done = 0
+        started = last_log = time.perf_counter()
         if progress:
             progress(0, len(todo))
         # Writing one block overlaps embedding the next: onnxruntime releases the GIL.
@@ -357,8 +377,17 @@ class Indexer:
                 done += len(block)
                 if progress:
                     progress(done, len(todo))
+                now = time.perf_counter()
+                if now - last_log >= PROGRESS_LOG_S and done < len(todo):
+                    last_log = now
+                    rate = done / max(now - started, 1e-9)
+                    log.info("embedded %d of %d chunks (%.0f/s)", done, len(todo), rate)
             for future in pending:
                 future.result()
+        seconds = time.perf_counter() - started
+        if todo:
+            rate = done / max(seconds, 1e-9)
+            log.info("embedded %d chunks in %.1f s (%.0f chunks/s)", done, seconds, rate)
         return done
 
     def _validate(self, version: str, chunks: list[PreparedChunk], articles: list[Article]) -> None:

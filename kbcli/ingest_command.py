@@ -7,14 +7,21 @@ import json
 import sys
 from typing import Any
 
+from kbcore.errors import KBError
 from kbcore.settings import Settings
 
 
 def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    if args.server:
-        from kbcli.remote import reindex_on_server
+    from kbcli.remote import running_server, server_for_ingest
 
-        return reindex_on_server(args, settings)
+    server = server_for_ingest(args.server, settings) if args.server else running_server(settings)
+    if server is not None:
+        if not args.json:
+            print(f"asking the running server at {server.url} to reindex", file=sys.stderr)
+        job = server.reindex(dry_run=args.dry_run, rebuild=args.rebuild, strict=args.strict)
+        if job.get("status") != "succeeded" or not isinstance(job.get("report"), dict):
+            raise KBError(f"the server's reindex failed: {job.get('error')}")
+        return print_report(job["report"], args)
     from ingest.runner import ingest
     from kbcore.runtime import Runtime
 
@@ -44,18 +51,23 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
         if bar is not None:
             bar.close()
         runtime.close()
-    if not args.json:
-        for skipped in report.skipped:
-            print(f"skipped: {skipped}", file=sys.stderr)
-        for warning in report.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
+    return print_report(report.to_json(), args)
+
+
+def print_report(report: dict[str, Any], args: argparse.Namespace) -> int:
+    """What `kb ingest` prints, from the report as JSON (a local run or the server's)."""
     if args.json:
-        sys.stdout.write(json.dumps(report.to_json(), ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
         return 0
+    for skipped in report["skipped"]:
+        print(f"skipped: {skipped['path']}: {'; '.join(skipped['reasons'])}", file=sys.stderr)
+    for warning in report["warnings"]:
+        line = f":{warning['line']}" if warning.get("line") is not None else ""
+        print(f"warning: {warning['path']}{line}: {warning['message']}", file=sys.stderr)
     if args.dry_run:
-        if not report.diff:
+        if not report["diff"]:
             print("no changes")
-        for slug, diff in report.diff.items():
+        for slug, diff in report["diff"].items():
             for kind in ("added", "changed", "removed"):
                 for section in diff[kind]:
                     print(
@@ -63,13 +75,13 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
                         if section != "(overview)"
                         else f"{kind:>8}  {slug} (overview)"
                     )
-        print(f"{report.embedded} chunks would be embedded, {report.deleted} removed")
+        print(f"{report['embedded']} chunks would be embedded, {report['deleted']} removed")
         return 0
-    state = "switched to" if report.switched else "unchanged at"
+    state = "switched to" if report["switched"] else "unchanged at"
     print(
-        f"{report.docs_format}: {report.files} files, {len(report.skipped)} skipped; "
-        f"{report.articles} articles, {report.sections} sections, {report.chunks} chunks; "
-        f"embedded {report.embedded}, removed {report.deleted}; index {state} "
-        f"{report.index_version} ({report.seconds:.1f}s)"
+        f"{report['docs_format']}: {report['files']} files, {len(report['skipped'])} skipped; "
+        f"{report['articles']} articles, {report['sections']} sections, {report['chunks']} "
+        f"chunks; embedded {report['embedded']}, removed {report['deleted']}; index {state} "
+        f"{report['index_version']} ({report['seconds']:.1f}s)"
     )
     return 0

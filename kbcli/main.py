@@ -42,28 +42,37 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    from kbcore.runtime import Runtime
+    from kbcli.remote import running_server
 
-    runtime = Runtime.open(settings)
-    try:
-        result = runtime.retriever.search(args.query, k=args.k, tags=args.tag, mode=args.mode)
-    finally:
-        runtime.close()
+    server = running_server(settings)
+    if server is not None:
+        found = server.search(args.query, args.k, args.tag, args.mode)
+    else:
+        from kbcore.runtime import Runtime
+
+        runtime = Runtime.open(settings)
+        try:
+            result = runtime.retriever.search(args.query, k=args.k, tags=args.tag, mode=args.mode)
+        finally:
+            runtime.close()
+        found = {
+            "hits": [hit.to_json() for hit in result.hits],
+            "index_version": result.index_version,
+        }
     if args.json:
-        _print_json(
-            {"hits": [hit.to_json() for hit in result.hits], "index_version": result.index_version}
-        )
+        _print_json(found)
         return 0
-    if not result.hits:
+    if not found["hits"]:
         print("no matching sections")
-    for rank, hit in enumerate(result.hits, start=1):
-        print(f"{rank}. {hit.heading_path}  ({hit.score:.3f})\n   {hit.url}")
-        snippet = " ".join(hit.text.split())
+    for rank, hit in enumerate(found["hits"], start=1):
+        print(f"{rank}. {hit['heading_path']}  ({hit['score']:.3f})\n   {hit['url']}")
+        snippet = " ".join(str(hit["text"]).split())
         print(f"   {snippet[:200]}{'…' if len(snippet) > 200 else ''}")
     return 0
 
 
-def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+def _ask_here(question: str, tags: list[str] | None, settings: Settings) -> dict[str, Any]:
+    """Answer with the embedded index in this process, logged as a CLI turn."""
     import asyncio
     import time
 
@@ -82,31 +91,46 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     try:
         engine = build_chat_engine(runtime.retriever, settings)
         started = time.perf_counter()
-        answer = asyncio.run(engine.aanswer(args.question, (), args.tag))
+        answer = asyncio.run(engine.aanswer(question, (), tags))
         conversations.record(
             channel=Channel.CLI,
             message_id=message_id,
             conversation_id=conversation_id,
-            question=args.question,
+            question=question,
             answer=answer,
             latency_ms=(time.perf_counter() - started) * 1000,
         )
     finally:
         runtime.close()
         conversations.close()
+    return {**answer.to_json(conversation_id), "message_id": message_id}
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from kbcli.remote import running_server
+
+    server = running_server(settings)
+    answer = (
+        server.ask(args.question, args.tag)
+        if server is not None
+        else _ask_here(args.question, args.tag, settings)
+    )
     if args.json:
-        _print_json({**answer.to_json(conversation_id), "message_id": message_id})
+        _print_json(answer)
         return 0
-    print(answer.answer)
-    if answer.refusal is not None:
-        print(f"\n(refused: {answer.refusal.code.value}: {answer.refusal.detail})")
-    if answer.citations:
+    print(answer["answer"])
+    refusal = answer.get("refusal")
+    if refusal:
+        print(f"\n(refused: {refusal['code']}: {refusal['detail']})")
+    if answer["citations"]:
         print()
-        for citation in answer.citations:
-            print(f"[{citation.id}] {citation.title} > {citation.heading}  {citation.url}")
-            print(f'    "{citation.quote}"')
-    for suggestion in answer.suggestions:
-        print(f"  - {suggestion.title}  {suggestion.url}")
+        for citation in answer["citations"]:
+            print(
+                f"[{citation['id']}] {citation['title']} > {citation['heading']}  {citation['url']}"
+            )
+            print(f'    "{citation["quote"]}"')
+    for suggestion in answer["suggestions"]:
+        print(f"  - {suggestion['title']}  {suggestion['url']}")
     return 0
 
 
@@ -126,11 +150,15 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from service.app import create_app
+    from service.server import uvicorn_config
 
-    host = args.host or settings.host
-    port = args.port or settings.port
-    app = create_app(settings, watch=args.watch)
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+    settings = settings.model_copy(
+        update={"host": args.host or settings.host, "port": args.port or settings.port}
+    )
+    local = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    local = f"[{local}]" if ":" in local else local
+    app = create_app(settings, watch=args.watch, announce=f"http://{local}:{settings.port}")
+    uvicorn.Server(uvicorn_config(app, settings)).run()
     return 0
 
 
@@ -155,34 +183,26 @@ def cmd_mcp(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.swap import rollback
+    from kbcli.remote import running_server
     from kbcore.store import open_store
     from kbcore.versions import list_versions
 
-    store = open_store(settings)
-    try:
-        if args.index_command == "rollback":
-            info = rollback(store, args.version)
-            if args.json:
-                _print_json({"index_version": info.version})
-            else:
-                print(f"now serving {info.version}")
-            return 0
-        versions = list_versions(store)
-    finally:
-        store.close()
-    rows = [
-        {
-            "index_version": v.version,
-            "serving": v.serving,
-            "status": v.manifest.status if v.manifest else "unknown",
-            "created_at": v.manifest.created_at if v.manifest else None,
-            "articles": v.manifest.articles if v.manifest else None,
-            "chunks": v.manifest.chunks if v.manifest else None,
-            "embed_model": v.manifest.embed_model if v.manifest else None,
-            "refusal_floor": v.manifest.refusal_floor if v.manifest else None,
-        }
-        for v in versions
-    ]
+    server = running_server(settings) if args.index_command == "list" else None
+    if server is not None:
+        rows: list[dict[str, Any]] = server.index_versions()["versions"]
+    else:
+        store = open_store(settings)
+        try:
+            if args.index_command == "rollback":
+                info = rollback(store, args.version)
+                if args.json:
+                    _print_json({"index_version": info.version})
+                else:
+                    print(f"now serving {info.version}")
+                return 0
+            rows = [v.to_json() for v in list_versions(store)]
+        finally:
+            store.close()
     if args.json:
         _print_json({"versions": rows})
         return 0
@@ -284,13 +304,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `kb` console script."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
     handler: Handler = args.handler
     try:
         settings = _settings(args)
+        from service.logs import configure_logging
+
+        # `kb serve` tells what it does (parsing, embedding, switching, ready, requests).
+        verbose = args.verbose or args.command == "serve"
+        configure_logging(settings.log_format, logging.INFO if verbose else logging.WARNING)
         return handler(args, settings)
     except KBError as exc:
         print(f"error: {exc}", file=sys.stderr)

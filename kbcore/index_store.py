@@ -156,6 +156,11 @@ class IndexStore(Protocol):
         """Dimension of a version's dense vectors."""
         ...
 
+    def discard_damaged(self) -> list[str]:
+        """Remove versions whose stored files cannot be read and a serving pointer that
+        names a missing version (``kb ingest --rebuild`` starts over); what was removed."""
+        ...
+
     def close(self) -> None:
         """Release files, locks and connections."""
         ...

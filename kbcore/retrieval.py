@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from kbcore.content_files import ContentFiles
 from kbcore.embedding.base import Embedder, Vectors
 from kbcore.errors import IndexNotFoundError
 from kbcore.index_store import CandidateQuery, IndexStore, ScoredHit
+from kbcore.observe import NullObserver, Observer
 from kbcore.schema import ChunkPayload
 from kbcore.sparse import BM25Encoder
 
@@ -79,6 +81,8 @@ class Retriever:
     embedder: Embedder
     prefetch_limit: int = 50
     encoder: BM25Encoder = field(default_factory=BM25Encoder)
+    observer: Observer = field(default_factory=NullObserver)
+    content: ContentFiles | None = None  # set: hits whose source file is gone are dropped
 
     def resolve(self) -> str:
         """The version being served right now (a request pins it for consistency)."""
@@ -100,27 +104,33 @@ class Retriever:
         version = version or self.resolve()
         dense: list[float] | None = None
         if mode != "sparse":
-            vector = query_vector if query_vector is not None else self.embedder.embed_query(query)
-            dense = vector.tolist()
-        sparse = self.encoder.encode_query(query) if mode != "dense" else None
+            if query_vector is None:
+                with self.observer.stage("embedding"):
+                    query_vector = self.embedder.embed_query(query)
+            dense = query_vector.tolist()
         limit = max(k * 4, 20)
-        found = self.store.candidates(
-            version,
-            CandidateQuery(
-                dense=dense,
-                sparse=sparse,
-                limit=max(self.prefetch_limit, limit),
-                tags=tuple(tags or ()),
-            ),
-        )
-        ranked = fuse([found.dense, found.sparse], limit)
-        payloads = self.store.payloads(version, [hit.id for hit in ranked])
+        with self.observer.stage("retrieval"):
+            sparse = self.encoder.encode_query(query) if mode != "dense" else None
+            found = self.store.candidates(
+                version,
+                CandidateQuery(
+                    dense=dense,
+                    sparse=sparse,
+                    limit=max(self.prefetch_limit, limit),
+                    tags=tuple(tags or ()),
+                ),
+            )
+            ranked = fuse([found.dense, found.sparse], limit)
+            payloads = self.store.payloads(version, [hit.id for hit in ranked])
         points = [
             ScoredHit(hit.id, hit.score, payloads[hit.id]) for hit in ranked if hit.id in payloads
         ]
         dense_scores = {hit.id: hit.score for hit in found.dense}
         sparse_scores = {hit.id: hit.score for hit in found.sparse}
         hits = _collapse(points, dense_scores, sparse_scores)
+        if self.content is not None and hits:
+            present = self.content.present({hit.path for hit in hits})
+            hits = [hit for hit in hits if hit.path in present]
         return SearchResult(hits=hits[:k], index_version=version)
 
 

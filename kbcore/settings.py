@@ -6,6 +6,7 @@ The OpenAI-compatible LLM also honours the standard ``OPENAI_API_KEY`` / ``OPENA
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 from typing import Annotated, Literal
@@ -51,7 +52,10 @@ class Settings(BaseSettings):
         "); citations then link to the real pages. Unset = the demo site's /learn/ pages.",
     )
     max_article_bytes: int = Field(
-        2 * 1024 * 1024, ge=1024, description="Largest page file indexed (skipped above)."
+        2 * 1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Largest page file indexed (skipped above).",
     )
     data_dir: Path = Field(
         Path("./data"), description="State: the embedded Qdrant index and the feedback database."
@@ -181,7 +185,21 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$",
         description="The model id the OpenAI-compatible routes answer to (listed by /v1/models).",
     )
-    max_body_bytes: int = Field(65536, ge=1024, description="Largest accepted request body.")
+    max_body_bytes: int = Field(
+        65536, ge=1024, le=16 * 1024 * 1024, description="Largest accepted request body."
+    )
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="Seconds a connection has to send a request's headers (408 and closed).",
+    )
+    body_timeout_s: float = Field(
+        30.0, gt=0, le=600, description="Seconds a request's body has to arrive (408)."
+    )
+    keep_alive_s: float = Field(
+        5.0, ge=1, le=300, description="Seconds an idle keep-alive connection stays open."
+    )
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Sites (scheme://host[:port]) whose pages may call the API from a browser; "
@@ -191,14 +209,42 @@ class Settings(BaseSettings):
         None, description="Public URL of the service, used in the demo page's embed snippet."
     )
     rate_limit_per_minute: int = Field(
-        60, ge=0, description="Requests per client IP per minute on public routes (0 = off)."
+        60,
+        ge=0,
+        le=1_000_000,
+        description="Requests per client IP per minute on public routes (0 = off).",
     )
     rate_limit_burst: int = Field(
-        20, ge=1, description="Requests a client may make at once before the rate applies."
+        20,
+        ge=1,
+        le=100_000,
+        description="Requests a client may make at once before the rate applies.",
     )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Proxy IPs whose X-Forwarded-For is trusted for the client IP.",
+        description="Proxy addresses or networks (CIDR) whose X-Forwarded-For names the client "
+        "(the rightmost hop that is not one of them); empty = the socket peer is the client.",
+    )
+
+    # --- operating it --------------------------------------------------------------------
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as plain text, or as one JSON object per line."
+    )
+    metrics: bool = Field(True, description="Serve Prometheus metrics at /metrics.")
+    otel_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices("KB_OTEL_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        description="OTLP/HTTP collector base URL (e.g. http://localhost:4318); set = send "
+        "OpenTelemetry traces of every request there.",
+    )
+    feedback_max_rows: int = Field(
+        100_000,
+        ge=100,
+        le=100_000_000,
+        description="Feedback records kept; the oldest are deleted beyond it.",
+    )
+    feedback_retention_days: int = Field(
+        365, ge=0, le=36500, description="Days feedback is kept (0 = forever)."
     )
 
     @field_validator("exclude", mode="before")
@@ -232,11 +278,30 @@ class Settings(BaseSettings):
         "public_base_url",
         "site_url",
         "docs_root",
+        "otel_endpoint",
         mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("qdrant_api_key", "embed_api_key", "openai_api_key")
+    @classmethod
+    def _stripped_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        """A key read from a file or a heredoc keeps no trailing newline."""
+        return SecretStr(value.get_secret_value().strip()) if value is not None else None
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"KB_TRUSTED_PROXIES: {entry!r} is not an IP address or network"
+                ) from None
+        return value
 
     @field_validator("admin_token", "mcp_token", "api_token")
     @classmethod

@@ -19,6 +19,20 @@ class VersionInfo:
     manifest: IndexManifest | None
     serving: bool
 
+    def to_json(self) -> dict[str, object]:
+        """As `kb index list --json` and ``GET /v1/admin/index`` list it."""
+        m = self.manifest
+        return {
+            "index_version": self.version,
+            "serving": self.serving,
+            "status": m.status if m else "unknown",
+            "created_at": m.created_at if m else None,
+            "articles": m.articles if m else None,
+            "chunks": m.chunks if m else None,
+            "embed_model": m.embed_model if m else None,
+            "refusal_floor": m.refusal_floor if m else None,
+        }
+
     @property
     def ready(self) -> bool:
         return self.manifest is not None and self.manifest.status == "ready"

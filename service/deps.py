@@ -27,9 +27,10 @@ StateDep = Annotated[ServiceState, Depends(get_state)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_public_base(request: Request, state: StateDep) -> str:
-    """Where this service is reached: ``KB_PUBLIC_BASE_URL``, else the request's base URL."""
-    return public_base(state.settings, str(request.base_url))
+def get_public_base(state: StateDep) -> str:
+    """Where this service is reached: ``KB_PUBLIC_BASE_URL``, else its bind address (never
+    the request's Host header)."""
+    return public_base(state.settings)
 
 
 PublicBaseDep = Annotated[str, Depends(get_public_base)]

@@ -1,33 +1,46 @@
-"""RFC 9457 problem details for every error response: one place maps errors to HTTP.
+"""RFC 9457 problem details for every error response: one place maps errors to HTTP and
+builds the body, for routes (``problem_response``) and ASGI middleware (``send_problem``)
+alike.
 
 No stack trace, prompt or secret ever reaches a response body; unexpected errors are
-logged with their request id and answered with a generic 500 problem.
+logged with their request id and answered with a generic 500 problem. A person's browser
+asking for a page (``Accept: text/html``, outside the API) gets the same status as a
+small HTML page instead of JSON.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from http import HTTPStatus
 from typing import Any
 
+from asgi_correlation_id import correlation_id
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.types import Scope, Send
 
 from kbcore.errors import (
     ContentError,
     EmbedderError,
+    IndexCorruptError,
     IndexNotFoundError,
     KBError,
     LLMUnavailableError,
     ModelMismatchError,
     StoreUnavailableError,
 )
+from service.feedback.store import FeedbackUnavailableError
+from service.site.errorpage import ERROR_PAGE_HEADERS, error_html
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://kb.example/problems/"
+# Paths only programs call: always problem+json, whatever the Accept header says.
+API_PREFIXES = ("/v1/", "/mcp", "/openapi.json", "/metrics", "/healthz", "/readyz")
 
 
 class Problem(Exception):
@@ -51,21 +64,57 @@ class Problem(Exception):
         self.headers = headers or {}
         self.extra = extra or {}
 
+    def document(self, instance: str) -> dict[str, Any]:
+        """The problem+json body (with the current request's id)."""
+        return {
+            "type": PROBLEM_BASE + self.slug,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "instance": instance,
+            "request_id": correlation_id.get(),
+            **self.extra,
+        }
 
-def problem_response(request: Request, problem: Problem) -> JSONResponse:
-    """Serialise a Problem with its request id and headers."""
-    body: dict[str, Any] = {
-        "type": PROBLEM_BASE + problem.slug,
-        "title": problem.title,
-        "status": problem.status,
-        "detail": problem.detail,
-        "instance": request.url.path,
-        "request_id": getattr(request.state, "request_id", None),
-        **problem.extra,
-    }
-    return JSONResponse(
-        body, status_code=problem.status, media_type=PROBLEM_JSON, headers=problem.headers
+
+def wants_html(path: str, accept: str | None) -> bool:
+    """A browser navigating to a page (not a program calling the API)."""
+    return "text/html" in (accept or "") and not path.startswith(API_PREFIXES)
+
+
+def _rendered(problem: Problem, path: str, accept: str | None) -> tuple[bytes, dict[str, str]]:
+    """Body and headers of a problem, as HTML for a person or problem+json."""
+    headers = dict(problem.headers)
+    if wants_html(path, accept):
+        headers.update(ERROR_PAGE_HEADERS)
+        body = error_html(problem.status, problem.title, problem.detail).encode()
+        headers["Content-Type"] = "text/html; charset=utf-8"
+    else:
+        body = json.dumps(problem.document(path), ensure_ascii=False).encode()
+        headers["Content-Type"] = PROBLEM_JSON
+    return body, headers
+
+
+def problem_response(request: Request, problem: Problem) -> Response:
+    """A route's problem answer."""
+    body, headers = _rendered(problem, request.url.path, request.headers.get("accept"))
+    media_type = headers.pop("Content-Type")
+    return Response(body, status_code=problem.status, media_type=media_type, headers=headers)
+
+
+async def send_problem(scope: Scope, send: Send, problem: Problem) -> None:
+    """Answer with a problem from ASGI middleware (before or instead of the app)."""
+    path = str(scope.get("path", ""))
+    body, headers = _rendered(problem, path, Headers(scope=scope).get("accept"))
+    headers["Content-Length"] = str(len(body))
+    await send(
+        {
+            "type": "http.response.start",
+            "status": problem.status,
+            "headers": [(k.lower().encode(), v.encode("latin-1")) for k, v in headers.items()],
+        }
     )
+    await send({"type": "http.response.body", "body": body})
 
 
 def unavailable(detail: str, retry_after: int = 5, slug: str = "unavailable") -> Problem:
@@ -95,11 +144,21 @@ def problem_from_error(error: KBError) -> Problem:
         return unavailable(
             "the index is not built yet; try again shortly", retry_after=10, slug="index-not-ready"
         )
+    if isinstance(error, IndexCorruptError):
+        return unavailable(
+            f"the search index is damaged: {error}", retry_after=60, slug="index-corrupt"
+        )
     if isinstance(error, ModelMismatchError):
         return unavailable(str(error), retry_after=60, slug="model-mismatch")
     if isinstance(error, EmbedderError):
         return unavailable(
             "the embedding model is unavailable; try again shortly", slug="embedder-unavailable"
+        )
+    if isinstance(error, FeedbackUnavailableError):
+        return unavailable(
+            "feedback cannot be stored right now; try again later",
+            retry_after=30,
+            slug="feedback-unavailable",
         )
     if isinstance(error, ContentError):
         return Problem(422, str(error), slug="invalid-content")
@@ -121,25 +180,25 @@ def install_problem_handlers(app: FastAPI) -> None:
     """Route every error through a problem document."""
 
     @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+    async def _problem(request: Request, exc: Problem) -> Response:
         return problem_response(request, exc)
 
     @app.exception_handler(KBError)
-    async def _domain(request: Request, exc: KBError) -> JSONResponse:
+    async def _domain(request: Request, exc: KBError) -> Response:
         problem = problem_from_error(exc)
         if problem.status >= 500 and problem.status != 503:
-            log.error("request %s failed: %s", getattr(request.state, "request_id", "-"), exc)
+            log.error("request failed: %s", exc)
         return problem_response(request, problem)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         detail, errors = _validation_detail(exc)
         return problem_response(
             request, Problem(422, detail, slug="invalid-request", extra={"errors": errors})
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no route matches {request.method} {request.url.path}"
@@ -150,8 +209,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error in request %s", getattr(request.state, "request_id", "-"))
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error")
         return problem_response(
             request, Problem(500, "the server could not complete the request", slug="internal")
         )

@@ -3,7 +3,9 @@
 Citations link to ``KB_SITE_URL`` when it is set, else to the demo site's relative
 ``/learn/...`` pages. An editor's assistant, a chat front-end or an LLM reading llms.txt
 cannot follow a relative link, so the integrations make every link absolute against the
-service's public address: ``KB_PUBLIC_BASE_URL``, else the address the client used.
+service's public address: ``KB_PUBLIC_BASE_URL``, else where `kb serve` listens
+(``KB_HOST``/``KB_PORT``). Never the request's ``Host`` header: a client must not choose
+the links (or the script origins) the service hands to others.
 """
 
 from __future__ import annotations
@@ -17,13 +19,11 @@ from kbcore.settings import Settings
 _ANY_ADDRESS = {"0.0.0.0", "::", ""}
 
 
-def public_base(settings: Settings, request_base: str | None = None) -> str:
-    """The service's public URL (no trailing slash): the configured one, else the one the
-    request came in on, else where `kb serve` listens."""
+def public_base(settings: Settings) -> str:
+    """The service's public URL (no trailing slash): the configured one, else where
+    `kb serve` listens."""
     if settings.public_base_url:
         return settings.public_base_url.rstrip("/")
-    if request_base:
-        return request_base.rstrip("/")
     host = "127.0.0.1" if settings.host in _ANY_ADDRESS else settings.host
     host = f"[{host}]" if ":" in host else host
     return f"http://{host}:{settings.port}"

@@ -1,21 +1,27 @@
-"""Per-client rate limiting of the public API: a token bucket per client IP.
+"""Per-client rate limiting of the public API, with the ``limits`` library.
 
-Over the limit a request gets 429 problem+json with ``Retry-After``. The client IP is the
-socket peer, or the first ``X-Forwarded-For`` hop when the peer is a trusted proxy.
+Each client may send ``KB_RATE_LIMIT_BURST`` requests in any window of
+``burst / rate_per_minute`` minutes (a moving window): a burst at once, and on average no
+more than ``KB_RATE_LIMIT_PER_MINUTE``. Over the limit a request gets 429 problem+json
+with ``Retry-After`` (the seconds until the window lets one more in).
+
+The client is the ASGI scope's client address, which uvicorn's proxy handling sets from
+``X-Forwarded-For`` only for the proxies in ``KB_TRUSTED_PROXIES`` (``service/server.py``);
+no header is read here.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import threading
 import time
-from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Callable
 
+from limits import RateLimitItemPerSecond
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.problems import PROBLEM_BASE, PROBLEM_JSON
+from service.problems import Problem, send_problem
 
 LIMITED_PREFIXES = (
     "/v1/chat",  # and /v1/chat/completions
@@ -26,94 +32,64 @@ LIMITED_PREFIXES = (
     "/mcp",
     "/llms",
 )
-MAX_CLIENTS = 50_000
 
 
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float
-
-
-class TokenBuckets:
-    """``rate_per_minute`` sustained, ``burst`` at once, per key (bounded memory)."""
+class RateLimiter:
+    """``burst`` requests per ``burst / rate`` minutes per client (moving window)."""
 
     def __init__(self, rate_per_minute: int, burst: int) -> None:
-        self.rate = rate_per_minute / 60.0
-        self.burst = float(burst)
-        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
-        self._lock = threading.Lock()
+        self.enabled = rate_per_minute > 0
+        seconds = max(1, math.ceil(60 * burst / rate_per_minute)) if self.enabled else 60
+        self.item = RateLimitItemPerSecond(burst, seconds)
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
 
-    def take(self, key: str, now: float | None = None) -> float:
-        """0 if allowed, else the seconds to wait before the next request would be."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            bucket = self._buckets.pop(key, None) or _Bucket(self.burst, now)
-            bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
-            bucket.updated = now
-            self._buckets[key] = bucket
-            while len(self._buckets) > MAX_CLIENTS:
-                self._buckets.popitem(last=False)
-            if bucket.tokens >= 1:
-                bucket.tokens -= 1
-                return 0.0
-            return (1 - bucket.tokens) / self.rate if self.rate > 0 else 60.0
-
-
-def client_ip(scope: Scope, trusted_proxies: frozenset[str]) -> str:
-    peer = str((scope.get("client") or ("unknown", 0))[0])
-    if peer in trusted_proxies:
-        headers: dict[bytes, bytes] = dict(scope.get("headers") or [])
-        forwarded = headers.get(b"x-forwarded-for", b"").decode("latin-1")
-        first: str = forwarded.split(",")[0].strip()
-        if first:
-            return first
-    return peer
+    def take(self, client: str) -> float:
+        """0 if allowed, else the seconds until the client may send again."""
+        if self.limiter.hit(self.item, client):
+            return 0.0
+        stats = self.limiter.get_window_stats(self.item, client)
+        return max(1.0, stats.reset_time - time.time())
 
 
 class RateLimitMiddleware:
+    """429 problem+json with Retry-After for clients over the limit on public routes."""
+
     def __init__(
-        self, app: ASGIApp, rate_per_minute: int, burst: int, trusted_proxies: list[str]
+        self,
+        app: ASGIApp,
+        rate_per_minute: int,
+        burst: int,
+        on_limited: Callable[[str], None] | None = None,
     ) -> None:
         self.app = app
-        self.enabled = rate_per_minute > 0
-        self.buckets = TokenBuckets(rate_per_minute, burst)
-        self.trusted = frozenset(trusted_proxies)
+        self.limiter = RateLimiter(rate_per_minute, burst)
+        self.on_limited = on_limited
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", ""))
         if (
-            not self.enabled
+            not self.limiter.enabled
             or scope["type"] != "http"
             or scope.get("method") == "OPTIONS"
-            or not str(scope.get("path", "")).startswith(LIMITED_PREFIXES)
+            or not path.startswith(LIMITED_PREFIXES)
         ):
             await self.app(scope, receive, send)
             return
-        wait = self.buckets.take(client_ip(scope, self.trusted))
+        client = str((scope.get("client") or ("unknown", 0))[0])
+        wait = self.limiter.take(client)
         if wait <= 0:
             await self.app(scope, receive, send)
             return
-        retry_after = str(max(1, math.ceil(wait)))
-        state = scope.get("state") or {}
-        body = json.dumps(
-            {
-                "type": PROBLEM_BASE + "rate-limited",
-                "title": "Too Many Requests",
-                "status": 429,
-                "detail": f"too many requests; try again in {retry_after} s",
-                "instance": scope.get("path", ""),
-                "request_id": state.get("request_id"),
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 429,
-                "headers": [
-                    (b"content-type", PROBLEM_JSON.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", retry_after.encode()),
-                ],
-            }
+        if self.on_limited is not None:
+            self.on_limited(next(p for p in LIMITED_PREFIXES if path.startswith(p)))
+        retry_after = str(math.ceil(wait))
+        await send_problem(
+            scope,
+            send,
+            Problem(
+                429,
+                f"too many requests; try again in {retry_after} s",
+                slug="rate-limited",
+                headers={"Retry-After": retry_after},
+            ),
         )
-        await send({"type": "http.response.body", "body": body})

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
-from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from cachetools import LRUCache
 
 from ingest.runner import content_source
 from kbcore.answering.engine import ChatEngine, build_chat_engine
 from kbcore.catalog import ArticleInfo, load_catalog
+from kbcore.content_files import ContentFiles
+from kbcore.observe import NullObserver, Observer
+from kbcore.retrieval import Retriever
 from kbcore.runtime import Runtime
 from kbcore.settings import Settings
 from service.admin.jobs import ReindexManager
 from service.analytics.log import ConversationLog
+from service.feedback.store import FILE_NAME, FeedbackStore
 from service.llms.cache import LlmsCache
 from service.problems import unavailable
 from service.site.content import SiteContent
@@ -35,8 +42,17 @@ class ServiceState:
     _warm_stop: threading.Event = field(default_factory=threading.Event)
     _warm_threads: list[threading.Thread] = field(default_factory=list)
     reindex: ReindexManager | None = None
-    _catalogs: OrderedDict[str, dict[str, ArticleInfo]] = field(default_factory=OrderedDict)
+    observer: Observer = field(default_factory=NullObserver)
+    builds_index: bool = True  # this process brings the index up to date (sync on start)
+    on_reindexed: Callable[[str, str], None] | None = None  # (trigger, result), for metrics
+    # A per-start secret the CLI on this machine reads from the runtime file (loopback only).
+    local_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    _retriever: Retriever | None = None
+    _catalogs: LRUCache[str, dict[str, ArticleInfo]] = field(
+        default_factory=lambda: LRUCache(CATALOG_CACHE)
+    )
     _site: SiteContent | None = None
+    _feedback: FeedbackStore | None = None
     llms: LlmsCache = field(default_factory=LlmsCache)
     _conversations: ConversationLog | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -54,8 +70,45 @@ class ServiceState:
         runtime = self.require_runtime()
         with self._lock:
             if self.reindex is None:
-                self.reindex = ReindexManager(runtime, on_switch=self.warm_in_background)
+                self.reindex = ReindexManager(
+                    runtime, on_switch=self.warm_in_background, on_finish=self.on_reindexed
+                )
             return self.reindex
+
+    def retriever(self) -> Retriever:
+        """This app's retriever over the runtime's store and embedder: it reports to the
+        app's observer and drops hits whose source file was deleted (asking for a
+        reindex, which removes them from the index)."""
+        runtime = self.require_runtime()
+        with self._lock:
+            if self._retriever is None:
+                self._retriever = Retriever(
+                    store=runtime.store,
+                    embedder=runtime.embedder,
+                    prefetch_limit=self.settings.prefetch_limit,
+                    encoder=runtime.retriever.encoder,
+                    observer=self.observer,
+                    content=ContentFiles(self.settings.content_dir, self._content_missing),
+                )
+            return self._retriever
+
+    def _content_missing(self, paths: set[str]) -> None:
+        if not self.ready or self.runtime is None or not self.builds_index:
+            return  # a replica that does not build the index leaves it to the one that does
+        job = self.jobs().request("deleted")
+        if job is not None:
+            log.info("source files deleted (%s); reindexing", ", ".join(sorted(paths)[:5]))
+
+    def feedback(self) -> FeedbackStore:
+        """The feedback store (one per app)."""
+        with self._lock:
+            if self._feedback is None:
+                self._feedback = FeedbackStore(
+                    self.settings.data_dir / FILE_NAME,
+                    max_rows=self.settings.feedback_max_rows,
+                    retention_days=self.settings.feedback_retention_days,
+                )
+            return self._feedback
 
     def warm_in_background(self) -> None:
         """Pre-embed the new version's sentences without delaying anything else."""
@@ -95,29 +148,39 @@ class ServiceState:
 
     def chat_engine(self) -> ChatEngine:
         """The chat engine (built on first use, then shared by all requests)."""
-        runtime = self.require_runtime()
+        self.require_runtime()
         with self._lock:
-            if self.engine is None:
-                self.engine = build_chat_engine(runtime.retriever, self.settings)
-            return self.engine
+            engine = self.engine
+        if engine is None:
+            engine = build_chat_engine(self.retriever(), self.settings)
+            with self._lock:
+                self.engine = self.engine or engine
+                engine = self.engine
+        return engine
 
     def catalog(self, version: str) -> dict[str, ArticleInfo]:
         """Articles of an index version (cached; versions are immutable)."""
         with self._lock:
             cached = self._catalogs.get(version)
-            if cached is not None:
-                self._catalogs.move_to_end(version)
-                return cached
+        if cached is not None:
+            return cached
         catalog = load_catalog(self.require_runtime().store, version)
         with self._lock:
             self._catalogs[version] = catalog
-            while len(self._catalogs) > CATALOG_CACHE:
-                self._catalogs.popitem(last=False)
         return catalog
+
+    def describe_index(self) -> tuple[str, int] | None:
+        """The served version and its point count (None before there is one)."""
+        if self.runtime is None:
+            return None
+        version = self.runtime.store.serving()
+        if version is None:
+            return None
+        return version, self.runtime.store.count(version)
 
     def served_version(self) -> str:
         """The index version serving right now (blocking)."""
-        return self.require_runtime().retriever.resolve()
+        return self.retriever().resolve()
 
     def served_catalog(self) -> tuple[str, dict[str, ArticleInfo]]:
         """The index version serving right now and its articles (blocking)."""

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
+from ingest.discovery import MARKDOWN_SUFFIXES
 from service.state import ServiceState
 
 log = logging.getLogger(__name__)
 
 
 async def watch_content(state: ServiceState) -> None:
-    """Watch the content folder until cancelled; each burst of changes asks for a reindex."""
+    """Watch the content folder until cancelled; each burst of changes (edits, new and
+    deleted pages) asks for a reindex."""
     from watchfiles import awatch
 
     settings = state.settings
@@ -18,7 +21,7 @@ async def watch_content(state: ServiceState) -> None:
         settings.content_dir,
         debounce=settings.watch_debounce_ms,
         recursive=True,
-        watch_filter=lambda _change, path: path.endswith(".md"),
+        watch_filter=lambda _change, path: Path(path).suffix.lower() in MARKDOWN_SUFFIXES,
     ):
         log.info("content changed (%d files); reindexing", len(changes))
         state.jobs().request("watch")

@@ -79,10 +79,12 @@ def test_quick_start_test_command_is_what_ci_runs() -> None:
 @pytest.fixture(scope="module")
 def kb(content_runtime: Runtime, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from tests.e2e.conftest import serve
+    from tests.stubs.openai_stub import free_port
 
-    settings = make_settings(tmp_path_factory.mktemp("docs"))
+    port = free_port()  # the answers' absolute links name where the service listens
+    settings = make_settings(tmp_path_factory.mktemp("docs"), port=port)
     app = create_app(settings, runtime=content_runtime, sync_on_start=False)
-    with serve(app) as url:
+    with serve(app, port) as url:
         yield url
 
 

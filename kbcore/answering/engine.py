@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from cachetools import LRUCache
 
 from kbcore.answering.citations import verify
 from kbcore.answering.extractive import Draft, ExtractiveAnswerer
@@ -80,7 +80,9 @@ class ChatEngine:
     scorer: SentenceScorer | None = None
     extractive: ExtractiveAnswerer | None = None
     llm: LLMAnswerer | None = None
-    _vocabularies: OrderedDict[str, Vocabulary] = field(default_factory=OrderedDict)
+    _vocabularies: LRUCache[str, Vocabulary] = field(
+        default_factory=lambda: LRUCache(VOCABULARY_CACHE)
+    )
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -98,8 +100,6 @@ class ChatEngine:
         built = build_vocabulary(self.retriever.store, version, self.retriever.encoder)
         with self._lock:
             self._vocabularies[version] = built
-            while len(self._vocabularies) > VOCABULARY_CACHE:
-                self._vocabularies.popitem(last=False)
         return built
 
     def prepare(
@@ -114,7 +114,8 @@ class ChatEngine:
         version = self.retriever.resolve()
         if rewrite.elliptical and self._stands_alone(message, version):
             rewrite = Rewrite(query=message, context="")
-        vector = self.retriever.embedder.embed_query(rewrite.query)
+        with self.retriever.observer.stage("embedding"):
+            vector = self.retriever.embedder.embed_query(rewrite.query)
         result = self.retriever.search(
             rewrite.query, k=self.sources, tags=tags, version=version, query_vector=vector
         )
@@ -283,6 +284,9 @@ class ChatEngine:
             if not answer.grounded and not streamed:
                 for piece in _pieces(answer.answer):
                     yield "delta", {"text": piece}
+        self.retriever.observer.answered(
+            answer.grounded, answer.refusal.code.value if answer.refusal else None
+        )
         yield "citations", {"citations": [c.to_json() for c in answer.citations]}
         yield "answer", {"answer": answer}
 

@@ -20,11 +20,11 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from cachetools import LRUCache
 
 from kbcore.answering.sources import Sentence, Source
 from kbcore.answering.vocabulary import Vocabulary
@@ -134,7 +134,7 @@ class SentenceScorer:
     embedder: Embedder
     encoder: BM25Encoder = field(default_factory=BM25Encoder)
     weights: Weights = field(default_factory=Weights)
-    _cache: OrderedDict[str, Vectors] = field(default_factory=OrderedDict)
+    _cache: LRUCache[str, Vectors] = field(default_factory=lambda: LRUCache(CACHE_SIZE))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def query_weights(
@@ -231,7 +231,7 @@ class SentenceScorer:
             return []
         keys = [hashlib.blake2b(t.encode(), digest_size=16).hexdigest() for t in texts]
         with self._lock:
-            known = {key: self._cache[key] for key in keys if key in self._cache}
+            known = {key: v for key in keys if (v := self._cache.get(key)) is not None}
         missing = [i for i, key in enumerate(keys) if key not in known]
         if missing:
             fresh = self.embedder.embed_documents([texts[i] for i in missing])
@@ -240,7 +240,4 @@ class SentenceScorer:
         with self._lock:
             for key in keys:
                 self._cache[key] = known[key]
-                self._cache.move_to_end(key)
-            while len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
         return [known[key] for key in keys]

@@ -127,8 +127,9 @@ class EdgeStore:
             handle.close()
             raise StoreUnavailableError(
                 f"the embedded index in {self.root} is in use by another process (probably "
-                "`kb serve`); one process owns a data folder at a time. Stop it, or ask the "
-                "running server to do this (e.g. `kb ingest --server URL`)."
+                "`kb serve`); one process owns a data folder at a time. `kb ingest`, `kb "
+                "search`, `kb ask` and `kb index list` use a running `kb serve` of this data "
+                "folder by themselves; stop it for anything else."
             ) from exc
         return handle
 
@@ -144,6 +145,9 @@ class EdgeStore:
         return self.root / "versions" / version
 
     def _shard(self, version: str) -> EdgeShard:
+        shard = self._shards.get(version)
+        if shard is not None:
+            return shard  # reads share open shards without taking the guard (Edge allows it)
         with self._guard:
             shard = self._shards.get(version)
             if shard is None:
@@ -277,6 +281,24 @@ class EdgeStore:
             raise IndexValidationError(f"version {version} is serving; it cannot be removed")
         self._release(version)
         shutil.rmtree(self._dir(version), ignore_errors=True)
+
+    def discard_damaged(self) -> list[str]:
+        removed: list[str] = []
+        for version in self.versions():
+            try:
+                self.manifest(version)
+            except IndexCorruptError as exc:
+                log.warning("removing damaged index version %s: %s", version, exc)
+                self._release(version)
+                shutil.rmtree(self._dir(version), ignore_errors=True)
+                removed.append(version)
+        try:
+            self.serving()
+        except IndexCorruptError as exc:
+            log.warning("removing the serving pointer: %s", exc)
+            (self.root / POINTER).unlink(missing_ok=True)
+            removed.append(POINTER)
+        return removed
 
     def switch(self, version: str) -> None:
         if not (self._dir(version) / "shard").is_dir():

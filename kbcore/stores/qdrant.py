@@ -302,5 +302,8 @@ class QdrantStore:
         vectors = info.config.params.vectors
         return vectors[DENSE_VECTOR].size if isinstance(vectors, dict) else None
 
+    def discard_damaged(self) -> list[str]:
+        return []  # a server keeps collections and metadata consistent itself
+
     def close(self) -> None:
         self._call(self.client.close)

@@ -3,17 +3,47 @@
 No token configured: the admin routes do not exist (404). Missing or malformed
 Authorization header: 401 with ``WWW-Authenticate``. Wrong token: 403. The comparison is
 constant-time.
+
+The operator routes (start and follow a reindex, list index versions) also accept the
+per-start local token `kb serve` writes to its runtime file, from a loopback client only:
+that is how `kb ingest` and `kb index list` in a second terminal reach the server that
+holds the embedded index, with no admin token configured.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from typing import Annotated
 
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Request
 
+from service.bearer import bearer_token
 from service.deps import StateDep
 from service.problems import Problem
+
+
+def _loopback(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def require_operator(
+    request: Request,
+    state: StateDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> None:
+    supplied = bearer_token(authorization)
+    if (
+        supplied is not None
+        and hmac.compare_digest(supplied.encode(), state.local_token.encode())
+        and _loopback(request)
+    ):
+        return
+    require_admin(state, authorization)
 
 
 def require_admin(
@@ -40,3 +70,4 @@ def require_admin(
 
 
 AdminDep = Annotated[None, Depends(require_admin)]
+OperatorDep = Annotated[None, Depends(require_operator)]

@@ -11,10 +11,11 @@ import datetime as dt
 import logging
 import secrets
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
+
+from cachetools import LRUCache
 
 from ingest.runner import ingest
 from kbcore.errors import KBError
@@ -23,7 +24,7 @@ from kbcore.runtime import Runtime
 log = logging.getLogger(__name__)
 KEEP_JOBS = 50
 JobStatus = Literal["running", "succeeded", "failed"]
-Trigger = Literal["startup", "api", "watch"]
+Trigger = Literal["startup", "api", "watch", "deleted", "cli"]
 
 
 class JobConflictError(Exception):
@@ -75,7 +76,8 @@ class ReindexManager:
 
     runtime: Runtime
     on_switch: Callable[[], None] | None = None  # called after a new version is served
-    _jobs: OrderedDict[str, ReindexJob] = field(default_factory=OrderedDict)
+    on_finish: Callable[[str, str], None] | None = None  # (trigger, status), for metrics
+    _jobs: LRUCache[str, ReindexJob] = field(default_factory=lambda: LRUCache(KEEP_JOBS))
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _running: ReindexJob | None = None
     _rerun: bool = False
@@ -116,8 +118,6 @@ class ReindexManager:
             self._running = job
             self._idle.clear()
             self._jobs[job.id] = job
-            while len(self._jobs) > KEEP_JOBS:
-                self._jobs.popitem(last=False)
         if wait:
             self._run(job)
         else:
@@ -156,6 +156,8 @@ class ReindexManager:
             )
             job.report = report.to_json()
             job.status = "succeeded"
+            for skipped in report.skipped:
+                log.warning("skipped %s", skipped)
             if self.on_switch is not None and (report.switched or job.trigger == "startup"):
                 self.on_switch()
         except KBError as exc:
@@ -168,6 +170,8 @@ class ReindexManager:
             log.exception("reindex %s crashed", job.id)
         finally:
             job.finished_at = _now()
+            if self.on_finish is not None:
+                self.on_finish(job.trigger, job.status)
             with self._lock:
                 self._running = None
                 rerun, self._rerun = self._rerun, False

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict
 
-from service.admin.auth import AdminDep
+from kbcore.versions import list_versions
+from service.admin.auth import OperatorDep
 from service.admin.jobs import JobConflictError
-from service.deps import StateDep
+from service.deps import RuntimeDep, StateDep
 from service.problems import Problem
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -33,7 +35,7 @@ class ReindexRequest(BaseModel):
     },
 )
 async def start_reindex(
-    _: AdminDep, state: StateDep, response: Response, body: ReindexRequest | None = None
+    _: OperatorDep, state: StateDep, response: Response, body: ReindexRequest | None = None
 ) -> dict[str, object]:
     options = body or ReindexRequest()
     try:
@@ -53,8 +55,14 @@ async def start_reindex(
 
 
 @router.get("/reindex/{job_id}", summary="Progress and result of a reindex job")
-async def get_reindex(job_id: str, _: AdminDep, state: StateDep) -> dict[str, object]:
+async def get_reindex(job_id: str, _: OperatorDep, state: StateDep) -> dict[str, object]:
     job = state.jobs().get(job_id)
     if job is None:
         raise Problem(404, f"no reindex job '{job_id}'", slug="job-not-found")
     return job.to_json()
+
+
+@router.get("/index", summary="Index versions, newest first (what `kb index list` shows)")
+async def index_versions(_: OperatorDep, runtime: RuntimeDep) -> dict[str, object]:
+    versions = await run_in_threadpool(list_versions, runtime.store)
+    return {"versions": [v.to_json() for v in versions]}

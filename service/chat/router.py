@@ -9,8 +9,8 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Header
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from kbcore.answering.engine import ChatEngine
 from kbcore.answering.models import Answer, Turn
@@ -19,7 +19,7 @@ from service.analytics.deps import ConversationLogDep
 from service.analytics.log import Channel, ConversationLog, new_message_id
 from service.chat.schemas import ChatRequest, ChatResponse
 from service.deps import EngineDep
-from service.problems import problem_from_error
+from service.problems import Problem, problem_from_error
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["chat"])
@@ -31,8 +31,8 @@ final response object; its `answer` is authoritative). A failure ends the stream
 `error` event holding an RFC 9457 problem."""
 
 
-def _sse(event: str, data: dict[str, Any]) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+def _sse(event: str, data: dict[str, Any]) -> ServerSentEvent:
+    return ServerSentEvent(json.dumps(data, ensure_ascii=False), event=event, sep="\n")
 
 
 @router.post(
@@ -49,7 +49,6 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
 )
 async def chat(
     body: ChatRequest,
-    request: Request,
     engine: EngineDep,
     conversations: ConversationLogDep,
     accept: Annotated[str | None, Header()] = None,
@@ -61,11 +60,7 @@ async def chat(
     if not wants_stream:
         answer = await engine.aanswer(body.message, history, body.tags)
         return turn.done(body, history, answer, started)
-    return StreamingResponse(
-        _events(engine, body, history, turn, request, started),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return EventSourceResponse(_events(engine, body, history, turn, started), sep="\n", ping=None)
 
 
 class _Turn:
@@ -95,9 +90,8 @@ async def _events(
     body: ChatRequest,
     history: list[Turn],
     turn: _Turn,
-    request: Request,
     started: float,
-) -> AsyncIterator[bytes]:
+) -> AsyncIterator[ServerSentEvent]:
     try:
         async for name, data in engine.astream(body.message, history, body.tags):
             if name == "meta":
@@ -113,21 +107,11 @@ async def _events(
         yield _sse(
             "error",
             {
-                "type": f"https://kb.example/problems/{problem.slug}",
-                "title": problem.title,
-                "status": problem.status,
-                "detail": problem.detail,
+                **problem.document("/v1/chat"),
                 "retry_after": problem.headers.get("Retry-After"),
-                "request_id": getattr(request.state, "request_id", None),
             },
         )
     except Exception:
         log.exception("chat stream failed")
-        yield _sse(
-            "error",
-            {
-                "title": "Internal Server Error",
-                "status": 500,
-                "detail": "the server could not complete the answer",
-            },
-        )
+        failed = Problem(500, "the server could not complete the answer", slug="internal")
+        yield _sse("error", failed.document("/v1/chat"))

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from service.utf8 import Utf8Str
+
 MAX_MESSAGE = 2000
 MAX_TURNS = 20
 MAX_TURN = 4000
@@ -15,7 +17,7 @@ class TurnIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Literal["user", "assistant"]
-    content: str = Field(max_length=MAX_TURN)
+    content: Utf8Str = Field(max_length=MAX_TURN)
 
 
 class ChatRequest(BaseModel):
@@ -38,7 +40,7 @@ class ChatRequest(BaseModel):
         },
     )
 
-    message: str = Field(min_length=1, max_length=MAX_MESSAGE, description="The question.")
+    message: Utf8Str = Field(min_length=1, max_length=MAX_MESSAGE, description="The question.")
     history: list[TurnIn] = Field(
         default_factory=list, max_length=MAX_TURNS, description="Earlier turns, oldest first."
     )
@@ -46,13 +48,13 @@ class ChatRequest(BaseModel):
         None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description="Echoed back; generated if absent."
     )
     stream: bool = Field(False, description="Answer as server-sent events.")
-    tags: list[str] | None = Field(
+    tags: list[Utf8Str] | None = Field(
         None, max_length=10, description="Only use sections with any of these tags."
     )
-    channel: Literal["rest", "widget"] = Field(
+    channel: Literal["rest", "widget", "cli"] = Field(
         "rest",
         description='Where the question is asked, for the owner\'s analytics ("widget" '
-        "from the embeddable widget).",
+        'from the embeddable widget, "cli" from `kb ask` against a running server).',
     )
 
     @field_validator("message")

@@ -5,18 +5,20 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.admin.auth import AdminDep
 from service.analytics.deps import ConversationLogDep
 from service.deps import StateDep
-from service.feedback.store import FILE_NAME, FeedbackStore, NewFeedback
+from service.feedback.store import FeedbackStore, NewFeedback
+from service.utf8 import Utf8Str
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 MAX_URL = 2048
+MAX_OFFSET = 10_000_000
 
 
 class FeedbackIn(BaseModel):
@@ -40,10 +42,10 @@ class FeedbackIn(BaseModel):
     conversation_id: str = Field(pattern=ID_PATTERN)
     message_id: str | None = Field(None, pattern=ID_PATTERN)
     rating: Literal["up", "down"]
-    comment: str | None = Field(None, max_length=2000)
-    question: str | None = Field(None, max_length=2000)
-    answer: str | None = Field(None, max_length=8000)
-    citations: list[str] = Field(default_factory=list, max_length=50)
+    comment: Utf8Str | None = Field(None, max_length=2000)
+    question: Utf8Str | None = Field(None, max_length=2000)
+    answer: Utf8Str | None = Field(None, max_length=8000)
+    citations: list[Utf8Str] = Field(default_factory=list, max_length=20)
 
     @field_validator("citations")
     @classmethod
@@ -95,14 +97,9 @@ class FeedbackPage(BaseModel):
     offset: int
 
 
-def get_store(request: Request, state: StateDep) -> FeedbackStore:
-    """The app's feedback store (one per app, created on first use)."""
-    path = state.settings.data_dir / FILE_NAME
-    store: FeedbackStore | None = getattr(request.app.state, "feedback_store", None)
-    if store is None or store.path != path:
-        store = FeedbackStore(path)
-        request.app.state.feedback_store = store
-    return store
+def get_store(state: StateDep) -> FeedbackStore:
+    """The app's feedback store (one per app)."""
+    return state.feedback()
 
 
 StoreDep = Annotated[FeedbackStore, Depends(get_store)]
@@ -113,7 +110,10 @@ StoreDep = Annotated[FeedbackStore, Depends(get_store)]
     status_code=201,
     response_model=FeedbackCreated,
     summary="Rate an answer (thumbs up or down, optional comment)",
-    responses={422: {"description": "Invalid feedback"}},
+    responses={
+        422: {"description": "Invalid feedback"},
+        503: {"description": "The feedback database cannot be written (Retry-After)"},
+    },
 )
 def post_feedback(
     body: FeedbackIn,
@@ -149,7 +149,7 @@ def list_feedback(
     _admin: AdminDep,
     store: StoreDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     items, total = store.list(limit=limit, offset=offset)
     return {"items": items, "total": total, "limit": limit, "offset": offset}

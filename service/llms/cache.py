@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from cachetools import LRUCache
 
 from kbcore.catalog import ArticleInfo
 from service.llms.build import full_entry, llms_full, llms_txt, missing_entry
@@ -76,7 +77,7 @@ def build_files(source: LlmsSource, base: str) -> LlmsFiles:
 class LlmsCache:
     """Built files by (index version, public base URL), most recent few kept."""
 
-    _files: OrderedDict[tuple[str, str], LlmsFiles] = field(default_factory=OrderedDict)
+    _files: LRUCache[tuple[str, str], LlmsFiles] = field(default_factory=lambda: LRUCache(KEEP))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def get(self, source: LlmsSource, base: str) -> LlmsFiles:
@@ -84,12 +85,9 @@ class LlmsCache:
         key = (source.index_version, base)
         with self._lock:
             cached = self._files.get(key)
-            if cached is not None:
-                self._files.move_to_end(key)
-                return cached
+        if cached is not None:
+            return cached
         built = build_files(source, base)
         with self._lock:
             self._files[key] = built
-            while len(self._files) > KEEP:
-                self._files.popitem(last=False)
         return built

@@ -89,9 +89,8 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
     )
 
     def base(ctx: Context | None) -> str:
-        headers = ctx.headers if ctx is not None else None
-        host = headers.get("host") if headers else None
-        return public_base(settings, f"http://{host}" if host else None)
+        del ctx  # links never follow the request's Host header
+        return public_base(settings)
 
     @server.tool(title="Search the docs", annotations=READ_ONLY)
     async def search_docs(
@@ -105,9 +104,9 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
         """Find the article sections that best match a query (hybrid dense + keyword
         search). Returns each section's title, heading, url, source path, best passage and
         score; cite the url."""
-        runtime = await _guarded(asyncio.to_thread(state.require_runtime))
+        retriever = await _guarded(asyncio.to_thread(state.retriever))
         tags = [tag] if tag else None
-        result = await _guarded(asyncio.to_thread(runtime.retriever.search, query, k, tags))
+        result = await _guarded(asyncio.to_thread(retriever.search, query, k, tags))
         link = base(ctx)
         return SearchDocsResult(
             hits=[

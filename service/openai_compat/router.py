@@ -22,8 +22,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from kbcore.answering.engine import ChatEngine
 from kbcore.answering.models import Answer
@@ -164,11 +164,7 @@ async def chat_completions(
             kb=rendered.kb,
         )
     chunks = _Chunks(completion_id, created, body.model)
-    return StreamingResponse(
-        _stream(engine, asked, chunks, base, turn),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return EventSourceResponse(_stream(engine, asked, chunks, base, turn), sep="\n", ping=None)
 
 
 @dataclass
@@ -200,7 +196,7 @@ class _Chunks:
     def __init__(self, completion_id: str, created: int, model: str) -> None:
         self.id, self.created, self.model = completion_id, created, model
 
-    def event(self, delta: Delta, rendered: Rendered | None = None) -> bytes:
+    def event(self, delta: Delta, rendered: Rendered | None = None) -> ServerSentEvent:
         chunk = ChatCompletionChunk(
             id=self.id,
             created=self.created,
@@ -215,13 +211,13 @@ class _Chunks:
         return _sse(data)
 
 
-def _sse(data: dict[str, Any]) -> bytes:
-    return f"data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+def _sse(data: dict[str, Any]) -> ServerSentEvent:
+    return ServerSentEvent(json.dumps(data, ensure_ascii=False), sep="\n")
 
 
 async def _stream(
     engine: ChatEngine, asked: Conversation, chunks: _Chunks, base: str, turn: _Logged
-) -> AsyncIterator[bytes]:
+) -> AsyncIterator[ServerSentEvent]:
     yield chunks.event(Delta(role="assistant", content=""))
     try:
         answer = await engine.aanswer(asked.question, asked.history)
@@ -238,4 +234,4 @@ async def _stream(
     for piece in pieces(rendered.content):
         yield chunks.event(Delta(content=piece))
     yield chunks.event(Delta(annotations=rendered.annotations), rendered)
-    yield b"data: [DONE]\n\n"
+    yield ServerSentEvent("[DONE]", sep="\n")

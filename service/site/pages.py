@@ -26,14 +26,15 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def content_security_policy(kb_url: str) -> str:
-    """No inline script at all; the stylesheet by hash; the widget from the KB origin."""
-    kb = origin_of(kb_url)
+def content_security_policy(kb_url: str = "") -> str:
+    """No inline script at all; the stylesheet by hash; the widget from this server, or
+    from the configured public URL's origin (never one taken from the request)."""
+    kb = f" {origin_of(kb_url)}" if kb_url else ""
     return "; ".join(
         [
             "default-src 'none'",
-            f"script-src 'self' {kb}",
-            f"connect-src 'self' {kb}",
+            f"script-src 'self'{kb}",
+            f"connect-src 'self'{kb}",
             f"style-src '{CSS_HASH}'",
             "img-src 'self' https: data:",
             "base-uri 'none'",
@@ -44,10 +45,11 @@ def content_security_policy(kb_url: str) -> str:
 
 
 def embed_tag(kb_url: str) -> str:
-    """The one tag a site adds to get the widget."""
+    """The one tag a site adds to get the widget (``kb_url`` "": this server, relative)."""
     kb = escape(kb_url, quote=True)
+    url_attr = f' data-kb-url="{kb}"' if kb_url else ""
     return (
-        f'<script src="{kb}/widget.js" data-kb-url="{kb}" data-title="{WIDGET_TITLE}" '
+        f'<script src="{kb}/widget.js"{url_attr} data-title="{WIDGET_TITLE}" '
         f'data-accent="{ACCENT}" data-position="right" defer></script>'
     )
 
@@ -124,6 +126,7 @@ def _layout(title: str, description: str, main: str, kb_url: str) -> str:
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(title)}</title>
 <meta name="description" content="{escape(description, quote=True)}">
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
 <style>{CSS}</style>
 {embed_tag(kb_url)}
 </head>
@@ -156,8 +159,14 @@ def _card(page: Page) -> str:
 
 
 def home_html(
-    pages: list[Page], kb_url: str, mcp_token_required: bool = False, model_id: str = "kb"
+    pages: list[Page],
+    kb_url: str,
+    mcp_token_required: bool = False,
+    model_id: str = "kb",
+    page_base: str = "",
 ) -> str:
+    """The home page; ``kb_url`` is the absolute address shown in the snippets,
+    ``page_base`` where the page itself loads the widget from ("" = this server)."""
     questions = [p.article.questions[0] for p in pages if p.article.questions][:4]
     asks = "".join(
         f'<button type="button" class="ask" data-kb-ask="{escape(q, quote=True)}">'
@@ -187,7 +196,7 @@ links to the exact section it comes from.</p>
         f"{SITE_NAME}: knowledge base",
         "Guides and answers from the knowledge base.",
         main,
-        kb_url,
+        page_base,
     )
 
 

@@ -107,9 +107,17 @@ margin:0 0 10px}
 footer{border-top:1px solid var(--border);color:var(--muted);font-size:14px;padding:28px 0 96px}
 .empty{padding:40px;text-align:center;color:var(--muted);border:1px dashed var(--border);
 border-radius:14px}
-@media (max-width:900px){.layout{grid-template-columns:1fr}.toc{display:none}}
-@media (max-width:600px){.hero{padding:40px 0 28px}.hero h1{font-size:32px}
-article h1{font-size:29px}
+.layout>*,.grid>*{min-width:0}
+.prose,.lead,article h1,.card{overflow-wrap:anywhere}
+.prose pre,.embed pre{max-width:100%}
+.prose img,.prose video{max-width:100%;height:auto}
+.error-page{padding:24px 0 48px}
+.error-page .status{font-size:14px;letter-spacing:.08em;color:var(--muted);margin:0 0 6px}
+.error-page h1{font-size:34px;margin:0 0 12px}
+@media (max-width:900px){.layout{grid-template-columns:minmax(0,1fr)}.toc{display:none}}
+@media (max-width:600px){.wrap{padding:0 16px}.hero{padding:40px 0 28px}
+.hero h1{font-size:32px}article h1{font-size:29px}
+.grid{grid-template-columns:minmax(0,1fr)}
 .top nav{display:none}}
 @media (prefers-reduced-motion:reduce){*{animation:none!important;transition:none!important}}
 """.strip()

@@ -24,6 +24,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from kbcore.runtime import Runtime
 from service.app import create_app
+from service.server import uvicorn_config
+from service.state import ServiceState
 from tests.conftest import ROOT, make_settings
 from tests.stubs.openai_stub import free_port
 
@@ -40,11 +42,17 @@ ARTIFACTS = ROOT / "artifacts"
 
 @contextmanager
 def serve(app: Any, port: int | None = None) -> Iterator[str]:
-    """Run an ASGI app with uvicorn in a background thread; yields its base URL."""
+    """Run an ASGI app with uvicorn in a background thread; yields its base URL. The
+    service's own app runs with `kb serve`'s configuration (proxy handling, timeouts)."""
     port = port or free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
+    state = getattr(getattr(app, "state", None), "kb", None)
+    if isinstance(state, ServiceState):
+        config = uvicorn_config(app, state.settings, host="127.0.0.1", port=port)
+    else:
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -97,12 +105,18 @@ class Servers:
 def servers(
     content_runtime: Runtime, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Servers]:
-    allowed_port, other_port = free_port(), free_port()
+    allowed_port, other_port, kb_port = free_port(), free_port(), free_port()
     settings = make_settings(
-        tmp_path_factory.mktemp("e2e"), allowed_origins=[f"http://127.0.0.1:{allowed_port}"]
+        tmp_path_factory.mktemp("e2e"),
+        allowed_origins=[f"http://127.0.0.1:{allowed_port}"],
+        port=kb_port,
     )
     app = create_app(settings, runtime=content_runtime, sync_on_start=False)
-    with serve(app) as kb, host_site(allowed_port) as allowed, host_site(other_port) as other:
+    with (
+        serve(app, kb_port) as kb,
+        host_site(allowed_port) as allowed,
+        host_site(other_port) as other,
+    ):
         yield Servers(kb=kb, allowed=allowed, other=other)
 
 

@@ -104,7 +104,7 @@ def test_locked_embedded_folder_is_a_clear_error(env: dict[str, str]) -> None:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         result = run(["ingest"], env, check=False)
         assert result.returncode == 2 and "Traceback" not in result.stderr
-        assert "in use by another process" in result.stderr and "--server" in result.stderr
+        assert "in use by another process" in result.stderr and "kb serve" in result.stderr
     finally:
         holder.kill()
         holder.wait()

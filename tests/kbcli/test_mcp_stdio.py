@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,10 @@ def test_kb_mcp_serves_the_tools_over_stdio(tmp_path: Path) -> None:
             searched = await client.call_tool("search_docs", {"query": "vectors", "k": 1})
             return {t.name for t in tools.tools}, article, searched
 
-    names, article, searched = asyncio.run(session())
+    # In a thread of its own: Playwright's sync API keeps an event loop running in the main
+    # thread once a browser test has run in this session.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        names, article, searched = pool.submit(asyncio.run, session()).result()
     assert names == {"search_docs", "ask", "get_article", "list_articles"}
     assert not article.is_error
     markdown = article.structured_content["markdown"]

@@ -288,3 +288,27 @@ def test_both_adapters_rank_a_vaswani_sample_identically(
         )
         store.close()
     assert rankings[0] == rankings[1]
+
+
+def test_edge_reads_do_not_queue_behind_the_store_guard(content_runtime: Runtime) -> None:
+    """Issue #13, item 10: concurrent reads must not serialise behind one lock. Searches
+    finish while another thread holds the store's guard (it only guards opening shards)."""
+    import threading
+
+    from kbcore.stores.edge import EdgeStore
+
+    store = content_runtime.store
+    assert isinstance(store, EdgeStore)
+    content_runtime.retriever.search("warm up")  # the serving shard is open
+    done = threading.Event()
+
+    def search() -> None:
+        for _ in range(5):
+            content_runtime.retriever.search("how much does fine-tuning cost?")
+        done.set()
+
+    with store._guard:
+        worker = threading.Thread(target=search)
+        worker.start()
+        assert done.wait(30), "searches waited for the guard"
+    worker.join()

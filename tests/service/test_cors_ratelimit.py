@@ -7,12 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from kbcore.runtime import Runtime
 from service.app import create_app
+from service.server import uvicorn_config
 from tests.conftest import make_settings
+from tests.e2e.conftest import serve
 
 SITE = "https://docs.customer.example"
 OTHER = "https://evil.example"
@@ -60,6 +63,11 @@ def test_other_origins_get_no_cors_headers(cors: TestClient, origin: str) -> Non
     )
     assert preflight.status_code == 400
     assert "access-control-allow-origin" not in preflight.headers
+    # Refused like every other error: a problem document, not Starlette's plain text.
+    assert preflight.headers["content-type"] == "application/problem+json"
+    problem = preflight.json()
+    assert problem["status"] == 400 and problem["type"].endswith("/cors-refused")
+    assert "KB_ALLOWED_ORIGINS" in problem["detail"] and problem["request_id"]
 
 
 def test_preflight_from_an_allowed_origin(cors: TestClient) -> None:
@@ -112,7 +120,7 @@ def test_rate_limit_answers_429_problem_with_retry_after(
         assert limited.status_code == 429
         assert limited.headers["content-type"] == "application/problem+json"
         retry_after = int(limited.headers["retry-after"])
-        assert 1 <= retry_after <= 10
+        assert 1 <= retry_after <= 30  # 3 requests per 30 s window
         problem = limited.json()
         assert problem["status"] == 429 and problem["title"] == "Too Many Requests"
         assert problem["type"].endswith("/rate-limited") and problem["instance"] == "/v1/search"
@@ -134,31 +142,42 @@ def test_rate_limit_answers_429_problem_with_retry_after(
         assert preflight.status_code == 200
 
 
-def test_rate_limit_is_per_client_ip(tmp_path: Path, content_runtime: Runtime) -> None:
-    with client_for(
-        tmp_path,
-        content_runtime,
-        rate_limit_per_minute=1,
-        rate_limit_burst=1,
-        trusted_proxies=["testclient"],
-    ) as http:
-
-        def search(ip: str) -> int:
-            return http.get(
-                "/v1/search", params={"q": "rag"}, headers={"X-Forwarded-For": ip}
-            ).status_code
-
-        assert search("203.0.113.1") == 200
-        assert search("203.0.113.1") == 429
-        assert search("203.0.113.2") == 200  # another visitor behind the same proxy
+def search_as(base: str, forwarded_for: str | None) -> int:
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    return httpx.get(f"{base}/v1/search", params={"q": "rag"}, headers=headers).status_code
 
 
-def test_forwarded_for_is_ignored_from_untrusted_peers(
+def test_forged_forwarded_for_does_not_rotate_identity(
     tmp_path: Path, content_runtime: Runtime
 ) -> None:
-    with client_for(tmp_path, content_runtime, rate_limit_per_minute=1, rate_limit_burst=1) as http:
-        first = http.get("/v1/search", params={"q": "rag"}, headers={"X-Forwarded-For": "1.1.1.1"})
-        spoofed = http.get(
-            "/v1/search", params={"q": "rag"}, headers={"X-Forwarded-For": "2.2.2.2"}
-        )
-    assert first.status_code == 200 and spoofed.status_code == 429
+    """Issue #13, item 3: behind `kb serve` on the defaults (no trusted proxies), a client
+    on the same host rotating X-Forwarded-For is still one client: 429 from request 21."""
+    settings = make_settings(tmp_path, rate_limit_per_minute=60, rate_limit_burst=20)
+    assert uvicorn_config(object(), settings).proxy_headers is False
+    app = create_app(settings, runtime=content_runtime, sync_on_start=False)
+    with serve(app) as base:
+        statuses = [search_as(base, f"198.51.100.{i}") for i in range(30)]
+    assert statuses.count(200) == 20 and statuses[20:] == [429] * 10
+
+
+def test_trusted_proxy_names_the_rightmost_untrusted_hop(
+    tmp_path: Path, content_runtime: Runtime
+) -> None:
+    settings = make_settings(
+        tmp_path, rate_limit_per_minute=1, rate_limit_burst=1, trusted_proxies=["127.0.0.1"]
+    )
+    app = create_app(settings, runtime=content_runtime, sync_on_start=False)
+    with serve(app) as base:
+        assert search_as(base, "203.0.113.1") == 200
+        assert search_as(base, "203.0.113.1") == 429
+        assert search_as(base, "203.0.113.2") == 200  # another visitor behind the proxy
+        # A client cannot pick its identity by writing the leftmost hop itself: the proxy
+        # appends the address it saw, and that is the client.
+        assert search_as(base, "192.0.2.77, 203.0.113.2") == 429
+        assert search_as(base, "192.0.2.78, 203.0.113.1") == 429
+
+
+def test_trusted_proxies_must_be_addresses(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not an IP address"):
+        make_settings(tmp_path, trusted_proxies=["proxy.local"])
+    assert make_settings(tmp_path, trusted_proxies=["10.0.0.0/8"]).trusted_proxies == ["10.0.0.0/8"]

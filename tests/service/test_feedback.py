@@ -182,3 +182,104 @@ def test_store_is_safe_under_concurrent_writers(tmp_path: Path) -> None:
     assert errors == []
     items, total = store.list(limit=200)
     assert total == 120 and len({item["id"] for item in items}) == 120
+
+
+# --- issue #13: what a hostile visitor or a clumsy operator did to the store ----------------
+
+
+def test_lone_surrogate_is_refused_and_never_breaks_the_listing(
+    http: TestClient, tmp_path: Path
+) -> None:
+    """Item 4: a lone surrogate in `citations` was stored; the admin listing then 500ed."""
+    raw = '{"conversation_id": "c-1", "rating": "up", "citations": ["/learn/a\\ud800"]}'
+    for body in (raw, raw.replace('"citations": ["/learn/a\\ud800"]', '"comment": "x\\udfff"')):
+        response = http.post(
+            "/v1/feedback", content=body, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 422, body
+        assert "UTF-8" in response.text
+    # A row stored by an earlier release is listed with U+FFFD instead of a 500.
+    store = FeedbackStore(tmp_path / "data" / "feedback.sqlite3")
+    store.add(NewFeedback(conversation_id="c-2", rating="down", citations=("/learn/b\ud800",)))
+    listed = http.get("/v1/admin/feedback", headers=AUTH)
+    assert listed.status_code == 200
+    assert listed.json()["items"][0]["citations"] == ["/learn/b\ufffd"]
+
+
+@pytest.mark.parametrize("offset", ["9223372036854775808", "-1", str(10**7 + 1)])
+def test_out_of_range_offset_is_422(http: TestClient, offset: str) -> None:
+    """Item 4: offset=9223372036854775808 was a 500 (SQLite's integer overflow)."""
+    response = http.get("/v1/admin/feedback", params={"offset": offset}, headers=AUTH)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_deleted_or_corrupt_database_is_recreated_without_a_restart(
+    http: TestClient, tmp_path: Path
+) -> None:
+    """Item 6: after the file was deleted or corrupted every post was a 500 until restart."""
+    db = tmp_path / "data" / "feedback.sqlite3"
+    assert http.post("/v1/feedback", json=VALID).status_code == 201
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    assert http.post("/v1/feedback", json=VALID).status_code == 201
+    assert http.get("/v1/admin/feedback", headers=AUTH).json()["total"] == 1
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    db.write_bytes(b"this is not a database" * 100)
+    assert http.post("/v1/feedback", json=VALID).status_code == 201
+    assert http.get("/readyz").status_code == 200
+    kept = list(db.parent.glob("feedback.sqlite3.corrupt-*"))
+    assert len(kept) == 1 and kept[0].read_bytes().startswith(b"this is not")
+
+
+def test_unwritable_store_is_503_and_readyz_says_so_until_it_recovers(
+    http: TestClient, tmp_path: Path
+) -> None:
+    """Item 6: a store that cannot be written (a full disk, a folder in the way) answered
+    500 while /readyz stayed 200."""
+    db = tmp_path / "data" / "feedback.sqlite3"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    db.mkdir()  # the database path is taken by a folder: nothing can open it
+    response = http.post("/v1/feedback", json=VALID)
+    assert response.status_code == 503 and "retry-after" in response.headers
+    assert response.json()["type"].endswith("/feedback-unavailable")
+    assert "sqlite" not in response.json()["detail"].lower()
+    ready = http.get("/readyz")
+    assert ready.status_code == 503 and "feedback store" in ready.json()["detail"]
+    db.rmdir()
+    assert http.post("/v1/feedback", json=VALID).status_code == 201
+    assert http.get("/readyz").status_code == 200
+
+
+def test_rows_are_capped_and_expire(tmp_path: Path) -> None:
+    import datetime as dt
+
+    store = FeedbackStore(tmp_path / "f.sqlite3", max_rows=100, retention_days=30)
+    now = dt.datetime.now(dt.UTC)
+    store.add(NewFeedback(conversation_id="old", rating="up"), now=now - dt.timedelta(days=31))
+    for i in range(120):
+        store.add(NewFeedback(conversation_id=f"c{i}", rating="up"), now=now)
+    store.prune(now)
+    items, total = store.list(limit=200)
+    assert total == 100 and all(item["conversation_id"] != "old" for item in items)
+    assert items[0]["conversation_id"] == "c119"
+
+
+def test_admin_token_with_a_trailing_newline_is_accepted(
+    tmp_path: Path, content_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Item 5: `KB_ADMIN_TOKEN=$'...\\n'` (read from a file): the right token got 403."""
+    monkeypatch.setenv("KB_ADMIN_TOKEN", TOKEN + "\n")
+    monkeypatch.setenv("KB_OPENAI_API_KEY", " sk-test-key\n")
+    settings = make_settings(tmp_path)
+    assert settings.admin_token is not None
+    assert settings.admin_token.get_secret_value() == TOKEN
+    assert settings.openai_api_key is not None
+    assert settings.openai_api_key.get_secret_value() == "sk-test-key"
+    monkeypatch.delenv("KB_OPENAI_API_KEY")
+    settings = make_settings(tmp_path)
+    with TestClient(create_app(settings, runtime=content_runtime, sync_on_start=False)) as c:
+        assert c.get("/v1/admin/feedback", headers=AUTH).status_code == 200
+        wrong = {"Authorization": f"Bearer {TOKEN}x"}
+        assert c.get("/v1/admin/feedback", headers=wrong).status_code == 403

@@ -156,8 +156,8 @@ def test_files_are_rebuilt_after_each_index_switch(own_index: tuple[Runtime, Pat
         parsed = parse_llms_file(before.text)
         urls = {link.url for section in parsed.sections.values() for link in section}
         assert urls == {
-            "http://testserver/learn/alpha.md",
-            "http://testserver/learn/guide/nested.md",
+            "http://127.0.0.1:8000/learn/alpha.md",
+            "http://127.0.0.1:8000/learn/guide/nested.md",
         }
         alpha = parsed.sections["guides"][0]
         assert alpha.title == "Alpha (beta) guide"  # brackets would end the link text
@@ -170,9 +170,9 @@ def test_files_are_rebuilt_after_each_index_switch(own_index: tuple[Runtime, Pat
         assert ingest(runtime).switched
         after = http.get("/llms.txt")
         assert after.headers["etag"] != before.headers["etag"]
-        assert "http://testserver/learn/added.md" in after.text
+        assert "http://127.0.0.1:8000/learn/added.md" in after.text
         assert (
-            "# Added later\n\nSource: http://testserver/learn/added\n"
+            "# Added later\n\nSource: http://127.0.0.1:8000/learn/added\n"
             in http.get("/llms-full.txt").text
         )
 

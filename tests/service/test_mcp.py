@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -46,7 +47,10 @@ def with_client(server: MCPServer, work: Callable[[Client], Awaitable[T]]) -> T:
         async with Client(server) as client:
             return await work(client)
 
-    return asyncio.run(run())
+    # In a thread of its own: Playwright's sync API keeps an event loop running in the main
+    # thread once a browser test has run in this session.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, run()).result()
 
 
 def call(server: MCPServer, tool: str, **arguments: Any) -> CallToolResult:

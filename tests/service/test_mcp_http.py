@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,10 @@ def sdk_call(url: str, token: str | None, tool: str, arguments: dict[str, Any]) 
             result = await client.call_tool(tool, arguments)
             return {t.name for t in tools.tools}, result
 
-    return asyncio.run(run())
+    # In a thread of its own: Playwright's sync API keeps an event loop running in the main
+    # thread once a browser test has run in this session.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, run()).result()
 
 
 def test_sdk_client_over_http_lists_and_calls_tools(kb: str) -> None:

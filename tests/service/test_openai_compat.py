@@ -20,6 +20,7 @@ from kbcore.runtime import Runtime
 from service.app import create_app
 from tests.conftest import CONTENT, make_settings
 from tests.e2e.conftest import serve
+from tests.stubs.openai_stub import free_port
 
 TOKEN = "api-token-0123456789abcdef"
 QUESTION = "How much does fine-tuning cost?"
@@ -29,9 +30,10 @@ MARKER = re.compile(r"\[(\d+)\]")
 
 @pytest.fixture(scope="module")
 def kb(content_runtime: Runtime, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    settings = make_settings(tmp_path_factory.mktemp("openai"), api_token=TOKEN)
+    port = free_port()  # the answers' absolute links name where the service listens
+    settings = make_settings(tmp_path_factory.mktemp("openai"), api_token=TOKEN, port=port)
     app = create_app(settings, runtime=content_runtime, sync_on_start=False)
-    with serve(app) as url:
+    with serve(app, port) as url:
         yield url
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import json
 import os
 import re
 import time
@@ -125,8 +126,8 @@ def test_demo_page_embeds_the_widget_with_one_tag_and_lists_articles(
     scripts = [attrs for tag, attrs in tags_of(html) if tag == "script"]
     assert len(scripts) == 1
     (script,) = scripts
-    assert script["src"] == "http://testserver/widget.js"
-    assert script["data-kb-url"] == "http://testserver"
+    # Without KB_PUBLIC_BASE_URL the page loads the widget from itself, by relative URL.
+    assert script["src"] == "/widget.js" and "data-kb-url" not in script
     assert "defer" in script and script["data-title"] and script["data-accent"]
     articles = client.get("/v1/articles").json()["articles"]
     for article in articles:
@@ -138,6 +139,48 @@ def test_demo_page_embeds_the_widget_with_one_tag_and_lists_articles(
     assert style is not None
     digest = base64.b64encode(hashlib.sha256(style.group(1).encode()).digest()).decode()
     assert f"'sha256-{digest}'" in csp
+
+
+def test_host_header_never_reaches_a_page_or_its_policy(client: TestClient) -> None:
+    """Issue #13, item 8: with KB_PUBLIC_BASE_URL unset, `Host: evil.example` made the demo
+    page load http://evil.example/widget.js, and its CSP allowed it."""
+    for path in ("/", "/learn/fine-tuning-cost"):
+        response = client.get(path, headers={"Host": "evil.example"})
+        assert response.status_code == 200
+        assert "evil.example" not in response.text
+        csp = response.headers["content-security-policy"]
+        assert "evil.example" not in csp and "script-src 'self';" in csp
+    # Absolute links elsewhere (llms.txt, OpenAI-compatible answers) name the bind address.
+    llms = client.get("/llms.txt", headers={"Host": "evil.example"}).text
+    assert "evil.example" not in llms and "http://127.0.0.1:8000/learn/" in llms
+    answer = client.post(
+        "/v1/chat/completions",
+        json={"model": "kb", "messages": [{"role": "user", "content": "what is rag?"}]},
+        headers={"Host": "evil.example"},
+    ).json()
+    assert "evil.example" not in json.dumps(answer)
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_api_docs_pages_have_the_site_headers_and_local_assets(
+    client: TestClient, path: str
+) -> None:
+    """Issue #13, item 8: /docs and /redoc had no CSP and loaded scripts from a CDN."""
+    response = client.get(path)
+    assert response.status_code == 200
+    csp = response.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert "'unsafe-eval'" not in csp and "script-src 'self'" in csp
+    assert response.headers["x-content-type-options"] == "nosniff"
+    sources = re.findall(r'(?:src|href)="([^"]+)"', response.text)
+    assert sources and all(src.startswith("/") for src in sources), sources
+    for src in sources:
+        asset = client.get(src)
+        assert asset.status_code == 200, src
+        assert len(asset.content) > 100
+    for inline in re.findall(r"<script>(.*?)</script>", response.text, re.S):
+        digest = base64.b64encode(hashlib.sha256(inline.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in csp
 
 
 def test_public_base_url_is_used_in_the_embed_tag(tmp_path: Path, content_runtime: Runtime) -> None:

@@ -1,0 +1,129 @@
+"""Prometheus metrics of one app (``prometheus_client``, a registry per app, served at
+``GET /metrics``).
+
+| metric | labels | what |
+|---|---|---|
+| ``kb_http_requests_total`` | method, route, status | requests answered |
+| ``kb_http_request_duration_seconds`` | method, route, status | latency histogram |
+| ``kb_answers_total`` | outcome (grounded, refused), reason | answers by outcome |
+| ``kb_embedding_seconds``, ``kb_retrieval_seconds`` | | time in each stage |
+| ``kb_index_info`` | version | 1 for the version being served |
+| ``kb_index_points`` | | points in the served version |
+| ``kb_reindex_jobs_total`` | trigger, result | reindex jobs finished |
+| ``kb_rate_limited_total`` | route (the limited prefix) | requests refused with 429 |
+
+``route`` is the route's template (``/v1/articles/{slug}``), never the raw path, so a
+visitor cannot grow the label set; unmatched paths count as ``unmatched``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from kbcore.observe import Stage
+
+log = logging.getLogger(__name__)
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class IndexCollector(Collector):
+    """The served index version and its size, read when Prometheus scrapes."""
+
+    def __init__(self, describe: Callable[[], tuple[str, int] | None]) -> None:
+        self.describe_index = describe
+
+    def collect(self) -> Iterator[Metric]:
+        info = GaugeMetricFamily(
+            "kb_index_info", "The index version being served (value 1)", labels=["version"]
+        )
+        points = GaugeMetricFamily("kb_index_points", "Points in the served index version")
+        try:
+            current = self.describe_index()
+        except Exception as exc:  # a scrape must not fail because the index cannot be read
+            log.warning("metrics: cannot describe the index: %s", exc)
+            current = None
+        if current is not None:
+            info.add_metric([current[0]], 1)
+            points.add_metric([], current[1])
+        yield info
+        yield points
+
+
+@dataclass
+class Metrics:
+    """The app's metrics (see the module docstring)."""
+
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.requests = Counter(
+            "kb_http_requests", "HTTP requests answered", ["method", "route", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "kb_http_request_duration_seconds",
+            "Time to answer an HTTP request (to the end of the response)",
+            ["method", "route", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.answers = Counter(
+            "kb_answers", "Answers by outcome", ["outcome", "reason"], registry=r
+        )
+        self.stages = {
+            "embedding": Histogram(
+                "kb_embedding_seconds",
+                "Time embedding a query",
+                buckets=STAGE_BUCKETS,
+                registry=r,
+            ),
+            "retrieval": Histogram(
+                "kb_retrieval_seconds",
+                "Time retrieving candidates from the index",
+                buckets=STAGE_BUCKETS,
+                registry=r,
+            ),
+        }
+        self.reindex_jobs = Counter(
+            "kb_reindex_jobs", "Reindex jobs finished", ["trigger", "result"], registry=r
+        )
+        self.rate_limited = Counter(
+            "kb_rate_limited", "Requests refused by the rate limit", ["route"], registry=r
+        )
+
+    def watch_index(self, describe: Callable[[], tuple[str, int] | None]) -> None:
+        """Report the served version and its point count at every scrape."""
+        self.registry.register(IndexCollector(describe))
+
+    def request(self, method: str, route: str, status: int, seconds: float) -> None:
+        labels = (method, route, str(status))
+        self.requests.labels(*labels).inc()
+        self.latency.labels(*labels).observe(seconds)
+
+    def answered(self, grounded: bool, refusal: str | None) -> None:
+        if grounded:
+            self.answers.labels("grounded", "").inc()
+        else:
+            self.answers.labels("refused", refusal or "unknown").inc()
+
+    @contextmanager
+    def timed(self, name: Stage) -> Iterator[None]:
+        with self.stages[name].time():
+            yield
+
+    def stage(self, name: Stage) -> AbstractContextManager[None]:
+        return self.timed(name)
+
+    def reindexed(self, trigger: str, result: str) -> None:
+        self.reindex_jobs.labels(trigger, result).inc()
+
+    def limited(self, prefix: str) -> None:
+        self.rate_limited.labels(prefix).inc()
