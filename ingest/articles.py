@@ -23,11 +23,12 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from ingest.dialects import DocsFormat, DocsSite, detect_site, sample_texts
-from ingest.discovery import DEFAULT_EXCLUDE, ContentFile, assign_slugs, discover
+from ingest.discovery import DEFAULT_EXCLUDE, ContentFile, Discovery, assign_slugs, discover
 from ingest.frontmatter import FrontMatterError, Meta, load_yaml, read_meta, split_toml
 from ingest.gitdates import last_commit_dates, modified_date
 from ingest.includes import IncludeContext
 from ingest.markdown import build_parser, undefined_references
+from ingest.page_cache import Outcome, PageCache, Parsed, Refused
 from ingest.report import ContentWarning, Skipped
 from ingest.sections import Section, split_sections
 from ingest.urls import page_url
@@ -211,7 +212,7 @@ class ContentLoader:
         title = meta.title or h1 or _prettify(fallback)
         if sections and not sections[0].heading:
             sections = [_retitled(s, title) for s in sections]
-        updated = meta.updated or self.dates.get(file.path.resolve())
+        updated = meta.updated or self.commit_date(file)
         return Article(
             slug=file.slug,
             title=title,
@@ -228,6 +229,27 @@ class ContentLoader:
     def page(self, file: ContentFile) -> Page:
         """Read and parse one file."""
         return self.parse(file, self.read(file))
+
+    def commit_date(self, file: ContentFile) -> dt.date | None:
+        """The file's last commit date, when the tree is a git checkout."""
+        if not self.dates:
+            return None
+        return self.dates.get(file.path) or self.dates.get(file.path.resolve())
+
+    def outcome(self, file: ContentFile, cache: PageCache | None = None) -> Outcome:
+        """The file parsed (or why it cannot be), from ``cache`` when nothing changed."""
+        date = self.commit_date(file)
+        found = cache.get(file, date) if cache is not None else None
+        if found is not None:
+            return found
+        try:
+            page = self.page(file)
+            outcome: Outcome = Parsed(page.article, tuple(page.warnings), page.included)
+        except ContentError as exc:
+            outcome = Refused(f"line {exc.line}: {exc.message}" if exc.line else exc.message)
+        if cache is not None:
+            cache.put(file, date, outcome)
+        return outcome
 
 
 def _retitled(section: Section, title: str) -> Section:
@@ -264,14 +286,22 @@ def make_loader(source: ContentSource, files: list[ContentFile]) -> ContentLoade
     )
 
 
-def load_content(source: ContentSource | Path) -> LoadResult:
-    """Load every page of a docs tree."""
+def load_content(
+    source: ContentSource | Path,
+    found: Discovery | None = None,
+    cache: PageCache | None = None,
+) -> LoadResult:
+    """Load every page of a docs tree (``found``: its files when already discovered;
+    ``cache``: pages of earlier builds to reuse, see ``ingest.page_cache``)."""
     if isinstance(source, Path):
         source = ContentSource(content_dir=source)
     if not source.content_dir.is_dir():
         raise ContentError(source.content_dir, "content folder does not exist")
-    found = discover(source.content_dir, source.exclude)
+    found = found or discover(source.content_dir, source.exclude)
     loader = make_loader(source, found.files)
+    if cache is not None:
+        cache.use_site(loader.site, loader.max_bytes)
+        cache.keep_only(found.files)
     result = LoadResult(
         site=loader.site,
         articles=[],
@@ -281,15 +311,13 @@ def load_content(source: ContentSource | Path) -> LoadResult:
         pages=found.files,
     )
     for file in found.files:
-        try:
-            page = loader.page(file)
-        except ContentError as exc:
-            reason = f"line {exc.line}: {exc.message}" if exc.line else exc.message
-            result.skipped.append(Skipped(str(file.rel), (reason,)))
+        outcome = loader.outcome(file, cache)
+        if isinstance(outcome, Refused):
+            result.skipped.append(Skipped(str(file.rel), (outcome.reason,)))
             continue
-        result.articles.append(page.article)
-        result.warnings.extend(page.warnings)
-        result.included |= page.included
+        result.articles.append(outcome.article)
+        result.warnings.extend(outcome.warnings)
+        result.included |= outcome.included
     return result
 
 

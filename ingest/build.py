@@ -32,7 +32,8 @@ from ingest.articles import Article, ContentSource, LoadResult, load_content
 from ingest.calibrate import calibrate
 from ingest.chunking import ChunkingConfig, PreparedChunk, chunk_article
 from ingest.diff import ContentDiff, compute_diff, scroll_indexed
-from ingest.discovery import discover
+from ingest.discovery import Discovery, discover
+from ingest.page_cache import PageCache
 from ingest.report import ContentWarning, IngestReport, Skipped
 from ingest.sentences import SentenceSplitter
 from ingest.stamp import content_stamp
@@ -96,14 +97,18 @@ class Indexer:
     embedder: Embedder
     splitter: SentenceSplitter = field(default_factory=SentenceSplitter)
     validators: Sequence[Validator] = ()
+    pages: PageCache | None = None  # pages of this process's earlier builds, reused
 
     def prepare(self, articles: list[Article], chunking: ChunkingConfig) -> list[PreparedChunk]:
         """Chunk every article (ids are stable for unchanged content)."""
         chunks: list[PreparedChunk] = []
         for article in articles:
-            chunks.extend(
-                chunk_article(article, self.splitter, self.embedder.count_tokens, chunking)
-            )
+
+            def make(article: Article = article) -> list[PreparedChunk]:
+                return chunk_article(article, self.splitter, self.embedder.count_tokens, chunking)
+
+            pages = self.pages
+            chunks.extend(make() if pages is None else pages.chunks(article, chunking, make))
         return chunks
 
     def run(
@@ -117,14 +122,17 @@ class Indexer:
         source = source if isinstance(source, ContentSource) else ContentSource(source)
         started = time.perf_counter()
         report = IngestReport(dry_run=options.dry_run)
+        found: Discovery | None = None
         if options.rebuild and not options.dry_run:
             self.store.discard_damaged()  # a damaged index is what --rebuild is for
         if not options.dry_run:
             remove_unfinished(self.store, older_than=None if self.store.exclusive else STALE_BUILD)
-            if not options.rebuild and self._untouched(source, options, report):
-                report.seconds = time.perf_counter() - started
-                return report
-        plan = self.plan(source, options, report)
+            if not options.rebuild:
+                found = self._untouched(source, options, report)
+                if found is None:
+                    report.seconds = time.perf_counter() - started
+                    return report
+        plan = self.plan(source, options, report, found)
         if options.dry_run or plan.unchanged:
             report.embedded = 0 if plan.unchanged else len(plan.diff.to_embed)
             report.index_version = report.previous_version or ""
@@ -153,19 +161,23 @@ class Indexer:
 
     def _untouched(
         self, source: ContentSource, options: BuildOptions, report: IngestReport
-    ) -> bool:
-        """Whether the serving version was built from exactly these files (and settings):
-        then the run is over after a ``stat`` of each file, with nothing parsed."""
+    ) -> Discovery | None:
+        """``None`` when the serving version was built from exactly these files (and
+        settings): then the run is over after a ``stat`` of each file, with nothing
+        parsed. Otherwise the files found, for the build to go on with."""
+        if not source.content_dir.is_dir():
+            return Discovery()
+        found = discover(source.content_dir, source.exclude)
         current = self.store.serving()
         parent = self.store.manifest(current) if current else None
-        if parent is None or not parent.content_stamp or not source.content_dir.is_dir():
-            return False
-        files = discover(source.content_dir, source.exclude).files
+        if parent is None or not parent.content_stamp:
+            return found
         stamp = content_stamp(
-            files, parent.included, self._stamp_settings(source, options), source.content_dir
+            found.files, parent.included, self._stamp_settings(source, options), source.content_dir
         )
         if stamp != parent.content_stamp:
-            return False
+            return found
+        files = found.files
         saved = parent.content_report
         report.previous_version = report.index_version = current or ""
         report.articles, report.sections, report.chunks = (
@@ -183,7 +195,7 @@ class Indexer:
         if report.skipped and options.strict:
             first = report.skipped[0]
             raise ContentError(first.path, "; ".join(first.reasons))
-        return True
+        return None
 
     def _content_fields(self, plan: Plan) -> dict[str, Any]:
         """The manifest fields that let the next run recognise these files."""
@@ -208,10 +220,14 @@ class Indexer:
             self.store.set_manifest(version, manifest.model_copy(update=self._content_fields(plan)))
 
     def plan(
-        self, source: ContentSource | Path, options: BuildOptions, report: IngestReport
+        self,
+        source: ContentSource | Path,
+        options: BuildOptions,
+        report: IngestReport,
+        found: Discovery | None = None,
     ) -> Plan:
         """Load, chunk and compare with the serving version; check the model."""
-        loaded = load_content(source)
+        loaded = load_content(source, found or None, self.pages)
         report.files = loaded.files
         report.docs_format = loaded.site.format.value
         report.skipped = loaded.skipped
@@ -284,7 +300,7 @@ class Indexer:
             len(plan.diff.to_copy),
             len(plan.diff.deleted_ids),
         )
-        carry = {c.id: c.payload.model_dump() for c in plan.diff.to_copy}
+        carry = {c.id: c.payload.model_dump(mode="json") for c in plan.diff.to_copy}
         try:
             report.copied = self.store.create(version, manifest, plan.base, carry)
             report.embedded = self._embed_and_write(version, plan.diff, encoder, progress)

@@ -62,15 +62,20 @@ def discover(content_dir: Path, exclude: Sequence[str] = DEFAULT_EXCLUDE) -> Dis
     root = content_dir.resolve()
     spec = _spec([*exclude, *ALWAYS_EXCLUDED])
     out = Discovery()
-    found: dict[Path, tuple[Path, PurePosixPath]] = {}  # real path -> (path, rel)
+    # real path -> (path, rel, its stat when known)
+    found: dict[Path, tuple[Path, PurePosixPath, os.stat_result | None]] = {}
     walked: set[Path] = set()
     links: list[tuple[Path, PurePosixPath, bool]] = []  # (path, rel, is_folder)
 
-    def walk(top: Path, rel_top: PurePosixPath, follow: bool) -> None:
+    def walk(top: Path, rel_top: PurePosixPath, real_top: Path, follow: bool) -> None:
+        # ``real_top`` is ``top`` with its links resolved; os.walk enters no linked folder,
+        # so a file found here is at real_top/<the same relative path> (no resolve needed).
         for folder, dirnames, filenames in os.walk(top):
             here = Path(folder)
-            rel_folder = rel_top / here.relative_to(top).as_posix()
-            walked.add(here.resolve())
+            sub = here.relative_to(top)
+            rel_folder = rel_top / sub.as_posix()
+            real_here = real_top / sub
+            walked.add(real_here)
             keep = []
             for name in sorted(dirnames):
                 rel = _clean(rel_folder / name)
@@ -88,19 +93,30 @@ def discover(content_dir: Path, exclude: Sequence[str] = DEFAULT_EXCLUDE) -> Dis
                     continue
                 if spec.match_file(str(rel)):
                     continue
-                if (here / name).is_symlink() and follow:
-                    links.append((here / name, rel, False))
+                path = here / name
+                try:
+                    st = os.lstat(path)
+                except OSError:
+                    out.skipped.append(Skipped(str(rel), ("a broken link or unreadable file",)))
                     continue
-                _add(here / name, rel)
+                if stat.S_ISLNK(st.st_mode):
+                    if follow:
+                        links.append((path, rel, False))
+                    else:
+                        _add(path, rel)
+                elif not stat.S_ISREG(st.st_mode):
+                    out.skipped.append(Skipped(str(rel), ("not a regular file",)))
+                else:
+                    found.setdefault(real_here / name, (path, rel, st))
 
     def _add(path: Path, rel: PurePosixPath) -> None:
         reason = _unsafe(path, root)
         if reason:
             out.skipped.append(Skipped(str(rel), (reason,)))
             return
-        found.setdefault(path.resolve(), (path, rel))
+        found.setdefault(path.resolve(), (path, rel, None))
 
-    walk(root, PurePosixPath("."), follow=True)
+    walk(root, PurePosixPath("."), root, follow=True)
     for path, rel, is_folder in sorted(links, key=lambda item: str(item[1])):
         try:
             real = path.resolve(strict=True)
@@ -116,17 +132,20 @@ def discover(content_dir: Path, exclude: Sequence[str] = DEFAULT_EXCLUDE) -> Dis
                 )
             )
         elif is_folder and real not in walked:
-            walk(path, rel, follow=False)
+            walk(path, rel, real, follow=False)
         elif not is_folder and real not in found:
             _add(path, rel)
     files = sorted(found.values(), key=lambda item: str(item[1]))
-    slugs, collisions = assign_slugs([rel for _, rel in files])
+    slugs, collisions = assign_slugs([rel for _, rel, _ in files])
     out.warnings.extend(collisions)
-    stats = [path.stat() for path, _ in files]
-    out.files = [
-        ContentFile(path=path, rel=rel, slug=slugs[rel], size=st.st_size, mtime_ns=st.st_mtime_ns)
-        for (path, rel), st in zip(files, stats, strict=True)
-    ]
+    out.files = []
+    for path, rel, known in files:
+        st = known or path.stat()
+        out.files.append(
+            ContentFile(
+                path=path, rel=rel, slug=slugs[rel], size=st.st_size, mtime_ns=st.st_mtime_ns
+            )
+        )
     return out
 
 

@@ -9,6 +9,7 @@ from ingest.build import BuildOptions, Indexer, ProgressFn, Validator
 from ingest.canary import CanaryValidator, load_canaries
 from ingest.chunking import ChunkingConfig
 from ingest.dialects import DocsFormat
+from ingest.page_cache import PageCache
 from ingest.report import IngestReport
 from kbcore.runtime import Runtime
 from kbcore.settings import Settings
@@ -47,12 +48,18 @@ def default_validators(runtime: Runtime) -> tuple[Validator, ...]:
     return (CanaryValidator(canaries, runtime.embedder),)
 
 
-def make_indexer(runtime: Runtime, validators: tuple[Validator, ...] | None = None) -> Indexer:
-    """An Indexer over the runtime's store and embedder."""
+def make_indexer(
+    runtime: Runtime,
+    validators: tuple[Validator, ...] | None = None,
+    pages: PageCache | None = None,
+) -> Indexer:
+    """An Indexer over the runtime's store and embedder (``pages``: a long-running
+    process's cache of parsed pages, see ``ingest.page_cache``)."""
     return Indexer(
         store=runtime.store,
         embedder=runtime.embedder,
         validators=default_validators(runtime) if validators is None else validators,
+        pages=pages,
     )
 
 
@@ -61,10 +68,11 @@ def ingest(
     content_dir: Path | None = None,
     progress: ProgressFn | None = None,
     validators: tuple[Validator, ...] | None = None,
+    pages: PageCache | None = None,
     **flags: bool,
 ) -> IngestReport:
     """Bring the served index up to date with the content folder."""
-    indexer = make_indexer(runtime, validators)
+    indexer = make_indexer(runtime, validators, pages)
     return indexer.run(
         content_source(runtime.settings, content_dir), build_options(runtime, **flags), progress
     )

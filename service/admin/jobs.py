@@ -17,6 +17,7 @@ from typing import Literal
 
 from cachetools import LRUCache
 
+from ingest.page_cache import PageCache
 from ingest.runner import ingest
 from kbcore.errors import KBError
 from kbcore.runtime import Runtime
@@ -78,6 +79,8 @@ class ReindexManager:
     on_switch: Callable[[], None] | None = None  # called after a new version is served
     on_finish: Callable[[str, str], None] | None = None  # (trigger, status), for metrics
     _jobs: LRUCache[str, ReindexJob] = field(default_factory=lambda: LRUCache(KEEP_JOBS))
+    # Pages parsed by earlier jobs: an edit re-parses only what changed.
+    _pages: PageCache = field(default_factory=PageCache)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _running: ReindexJob | None = None
     _rerun: bool = False
@@ -153,6 +156,7 @@ class ReindexManager:
                 dry_run=job.dry_run,
                 rebuild=job.rebuild,
                 strict=job.strict,
+                pages=self._pages,
             )
             job.report = report.to_json()
             job.status = "succeeded"
