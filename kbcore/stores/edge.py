@@ -78,6 +78,20 @@ CLONE_SHARE = 0.5
 HNSW_POINTS = 20_000
 
 
+def _read_through(folder: Path) -> None:
+    """Read every file of a shard once, so that its first queries do not pay for bringing
+    it into memory (measured at 50,000 points: the first pass over new queries took 5.6 ms
+    p50 without this and 2.7 ms with it, the same as later passes; reading 313 MB already
+    in the page cache takes under 0.1 s)."""
+    buffer = bytearray(1 << 20)
+    for path in sorted(folder.rglob("*")):
+        with contextlib.suppress(OSError):
+            if path.is_file():
+                with path.open("rb", buffering=0) as handle:
+                    while handle.readinto(buffer):
+                        pass
+
+
 def _uuid(point_id: Any) -> str:
     return str(point_id)
 
@@ -162,6 +176,7 @@ class EdgeStore:
                     raise IndexCorruptError(
                         f"cannot open the index shard {path} ({exc}); run `kb ingest --rebuild`"
                     ) from exc
+                _read_through(path)
                 self._shards[version] = shard
             return shard
 
@@ -333,6 +348,7 @@ class EdgeStore:
         if self.count(version) >= self.hnsw_points:
             shard.optimize()
         shard.flush()
+        _read_through(self._dir(version) / "shard")
 
     def candidates(self, version: str, query: CandidateQuery) -> Candidates:
         flt = _tag_filter(query.tags)
