@@ -9,6 +9,10 @@ A sentence's score adds up evidence that it answers the question:
   headings say what a section answers);
 - being the lead sentence of its section, which in well-written articles states the answer;
 - containing a number when the question asks for a quantity ("how much", "how many");
+- what kind of statement the question asks for: a default ("what's the default ...?":
+  "Default: 80", "defaults to"), a reason ("why ...?": "because", "so that") or, for a
+  yes/no question, a limit or negation ("has no support for", "only"), which an answer
+  that says "no" carries without echoing the question's words;
 - its section's rank.
 
 The weights were tuned on the golden set (see README, "Answer quality") and are kept in
@@ -61,6 +65,19 @@ _SIGNPOST = re.compile(
 )
 
 
+# "What's the default ...?": sentences that state a default ("Default: 80", "defaults to").
+_DEFAULT_QUESTION = re.compile(r"\bdefaults?\b", re.IGNORECASE)
+_STATES_DEFAULT = re.compile(r"\b(?:default:|defaults? (?:to|is|value)|by default)", re.IGNORECASE)
+# "Why ...?": sentences that give a reason.
+_WHY_QUESTION = re.compile(r"^\W*(?:why|how come)\b|\bwhy\b", re.IGNORECASE)
+_REASON = re.compile(
+    r"\b(?:because|since|so that|due to|as a result|the reason|this is why|that's why|"
+    r"which is why|the catch|otherwise|in order to)\b",
+    re.IGNORECASE,
+)
+_NEGATION = re.compile(r"\b(?:not|no|never|only|without|cannot)\b|n't\b|n’t\b", re.IGNORECASE)
+
+
 # A token a reader would type into code: snake_case, camelCase, dotted.names, --flags,
 # call(), numbers with units.
 _IDENTIFIER = re.compile(
@@ -109,6 +126,9 @@ class Weights:
     definition: float = 0.3
     answer_token: float = 0.0
     section_dense: float = 0.0
+    default: float = 0.2
+    reason: float = 0.1
+    polar: float = 0.1
     dense_candidates: int = 200
 
 
@@ -170,6 +190,8 @@ class SentenceScorer:
         wants_number = bool(_QUANTITY.search(query))
         defined = _defined_term(query)
         yes_no = bool(_YES_NO_QUESTION.match(query))
+        wants_default = bool(_DEFAULT_QUESTION.search(query))
+        wants_reason = bool(_WHY_QUESTION.search(query))
         question_words = {w.lower() for w in _IDENTIFIER.findall(f"{context} {query}")}
         heading_similarity = self.similarity(query_vector, [s.hit.heading for s in sources])
         rough: list[tuple[float, float, Source, Sentence]] = []
@@ -205,6 +227,13 @@ class SentenceScorer:
                         if not yes_no_fits and _YES_NO_ANSWER.match(sentence.text)
                         else 0.0
                     )
+                    + (
+                        w.default
+                        if wants_default and _STATES_DEFAULT.search(sentence.text)
+                        else 0.0
+                    )
+                    + (w.reason if wants_reason and _REASON.search(sentence.text) else 0.0)
+                    + (w.polar if yes_no and _NEGATION.search(sentence.text) else 0.0)
                 )
                 rough.append((base, lexical, source, sentence))
         rough.sort(key=lambda item: -item[0])
