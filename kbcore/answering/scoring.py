@@ -57,6 +57,8 @@ _DEFINITION_QUESTION = re.compile(
     r"(?P<term>[^?]{2,60}?)(?:\s+(?:mean|stand for))?\s*\??\s*$",
     re.IGNORECASE,
 )
+_ARTICLE = re.compile(r"^(?:an?|the)\s+")
+_COPULAS = ("(", "is ", "are ", "means ", "stands for ", "refers to ")
 # Sentences that point elsewhere instead of saying something ("See ...", "This article ...").
 _SIGNPOST = re.compile(
     r"^(see|read|this (article|guide|page|section)|the (next|following|rest of this) "
@@ -99,13 +101,19 @@ def _defined_term(question: str) -> str:
 
 def _defines(sentence: str, term: str) -> bool:
     """Whether a sentence opens by saying what ``term`` is ("LoRA (Low-Rank ...) freezes",
-    "RAG stands for", "Prompt injection is an attack")."""
-    lower = sentence.lower()
-    if not lower.startswith(term):
+    "RAG stands for", "Prompt injection is an attack", "A reranker reorders ...",
+    "Chain-of-thought prompting is ..." for "chain of thought": hyphens and a leading
+    article do not matter, and one head noun may follow the term)."""
+    lower = _ARTICLE.sub("", sentence.lower().replace("-", " "))
+    term = _ARTICLE.sub("", term.replace("-", " "))
+    if not term or not lower.startswith(term):
         return False
     rest = lower[len(term) :].lstrip()
-    return rest.startswith(("(", "is ", "are ", "means ", "stands for ", "refers to ")) or (
-        bool(rest) and rest.split(" ", 1)[0].endswith("s")
+    words = rest.split(" ", 2)
+    return (
+        rest.startswith(_COPULAS)
+        or (bool(rest) and words[0].endswith("s"))
+        or (len(words) > 1 and f"{words[1]} ".startswith(_COPULAS))
     )
 
 

@@ -131,3 +131,17 @@ def test_a_question_type_signal_lifts_the_sentence_that_answers(
     assert best(question, source, Weights()) == answer
     # without the signal the other sentence is at least as good: the signal decided
     assert best(question, section(other, answer), replace(Weights(), **{signal: 0.0})) == other
+
+
+@pytest.mark.parametrize(
+    ("question", "definition"),
+    [
+        ("What is chain of thought?", "Chain-of-thought prompting is asking for the steps."),
+        ("what's a reranker", "A reranker reorders the candidates by relevance."),
+    ],
+)
+def test_a_definition_is_found_whatever_its_hyphens_and_article(
+    question: str, definition: str
+) -> None:
+    other = "Chain of thought and reranking both cost extra tokens."
+    assert best(question, section(other, definition), Weights()) == definition
