@@ -11,6 +11,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from kbcore.answering.extractive import FILL_FIRST, MAX_CHARS, PER_SECTION, ExtractiveAnswerer
 from kbcore.answering.scoring import SentenceScorer, Weights
 from kbcore.answering.sources import Source
 from kbcore.answering.vocabulary import Vocabulary
@@ -19,6 +20,7 @@ from kbcore.retrieval import SectionHit
 from kbcore.schema import ChunkPayload
 
 DIM = 8
+FIRST_SECTION = PER_SECTION + 1
 
 
 class SameEverywhere:
@@ -145,3 +147,27 @@ def test_a_definition_is_found_whatever_its_hyphens_and_article(
 ) -> None:
     other = "Chain of thought and reranking both cost extra tokens."
     assert best(question, section(other, definition), Weights()) == definition
+
+
+def _chosen(sentences: list[str]) -> list[str]:
+    embedder = SameEverywhere()
+    answerer = ExtractiveAnswerer(SentenceScorer(embedder))
+    vocabulary = Vocabulary(documents=10, frequencies=Counter())
+    source = section(*sentences)
+    scored = answerer.scorer.score(
+        "which values can the option take?", embedder.embed_query(""), [source], vocabulary
+    )
+    return [s.text for s in answerer._choose(scored)]
+
+
+def test_short_sentences_fill_the_room_a_sentence_count_would_leave() -> None:
+    rows = [f"Value {n}: the option takes value {n}." for n in range(12)]
+    chosen = _chosen(rows)
+    assert FIRST_SECTION < len(chosen) <= FILL_FIRST  # more than the count, up to the fill
+    assert sum(len(text) for text in chosen[:-1]) < MAX_CHARS
+
+
+def test_long_sentences_stop_at_the_character_budget() -> None:
+    long = [f"Value {n}: the option takes value {n}, " + "and more words " * 20 for n in range(12)]
+    chosen = _chosen(long)
+    assert len(chosen) < FIRST_SECTION + 1 and sum(len(t) for t in chosen[:-1]) < MAX_CHARS
