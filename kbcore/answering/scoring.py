@@ -10,9 +10,10 @@ A sentence's score adds up evidence that it answers the question:
 - being the lead sentence of its section, which in well-written articles states the answer;
 - containing a number when the question asks for a quantity ("how much", "how many");
 - what kind of statement the question asks for: a default ("what's the default ...?":
-  "Default: 80", "defaults to"), a reason ("why ...?": "because", "so that") or, for a
-  yes/no question, a limit or negation ("has no support for", "only"), which an answer
-  that says "no" carries without echoing the question's words;
+  "Default: 80", "defaults to"), a reason ("why ...?": "because", "so that"), a contrast
+  ("X vs Y": "whereas", "unlike", "the difference") or, for a yes/no question, a limit
+  or negation ("has no support for", "only"), which an answer that says "no" carries
+  without echoing the question's words;
 - its section's rank.
 
 The weights were tuned on the golden set (see README, "Answer quality") and are kept in
@@ -77,6 +78,16 @@ _REASON = re.compile(
     r"which is why|the catch|otherwise|in order to)\b",
     re.IGNORECASE,
 )
+# "X vs Y", "what's the difference ...", "compared to": sentences that draw the contrast.
+_CONTRAST_QUESTION = re.compile(
+    r"\b(?:vs\.?|versus|differen(?:ce|t)|differ|compared?(?: to| with)?|better than)\b",
+    re.IGNORECASE,
+)
+_CONTRAST = re.compile(
+    r"\b(?:whereas|unlike|while|the difference|differs?|instead of|rather than|compared|"
+    r"in contrast|than)\b",
+    re.IGNORECASE,
+)
 _NEGATION = re.compile(r"\b(?:not|no|never|only|without|cannot)\b|n't\b|n’t\b", re.IGNORECASE)
 
 
@@ -137,6 +148,7 @@ class Weights:
     default: float = 0.2
     reason: float = 0.1
     polar: float = 0.1
+    contrast: float = 0.1
     dense_candidates: int = 200
 
 
@@ -200,6 +212,7 @@ class SentenceScorer:
         yes_no = bool(_YES_NO_QUESTION.match(query))
         wants_default = bool(_DEFAULT_QUESTION.search(query))
         wants_reason = bool(_WHY_QUESTION.search(query))
+        wants_contrast = bool(_CONTRAST_QUESTION.search(query))
         question_words = {w.lower() for w in _IDENTIFIER.findall(f"{context} {query}")}
         heading_similarity = self.similarity(query_vector, [s.hit.heading for s in sources])
         rough: list[tuple[float, float, Source, Sentence]] = []
@@ -242,6 +255,7 @@ class SentenceScorer:
                     )
                     + (w.reason if wants_reason and _REASON.search(sentence.text) else 0.0)
                     + (w.polar if yes_no and _NEGATION.search(sentence.text) else 0.0)
+                    + (w.contrast if wants_contrast and _CONTRAST.search(sentence.text) else 0.0)
                 )
                 rough.append((base, lexical, source, sentence))
         rough.sort(key=lambda item: -item[0])

@@ -124,6 +124,12 @@ def best(question: str, source: Source, weights: Weights) -> str:
             "The browser build reads config files from the page.",
             "polar",
         ),
+        (
+            "zero shot vs few shot prompts?",
+            "The difference is how many examples the few shot prompts carry.",
+            "Few shot prompts carry examples, and zero shot prompts are short.",
+            "contrast",
+        ),
     ],
 )
 def test_a_question_type_signal_lifts_the_sentence_that_answers(
