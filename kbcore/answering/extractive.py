@@ -20,7 +20,12 @@ from kbcore.embedding.base import Vectors
 MAX_SENTENCES = 8
 MAX_SECTIONS = 3
 PER_SECTION = 3  # the first section may give one more
-MAX_CHARS = 1200  # sentences stop being added once the answer is this long
+MAX_CHARS = 1000  # sentences stop being added once the answer is this long
+# When the counts above stop an answer short of MAX_CHARS (short sentences: table rows,
+# list items, option lines), the sections already chosen fill the room: up to
+# FILL_SENTENCES in all, FILL_FIRST of them from the best section.
+FILL_SENTENCES = 12
+FILL_FIRST = 8
 FAQ_MATCH = 0.95
 FAQ_SENTENCES = 3
 LIST_ITEMS = 4  # items that follow a sentence ending in ":" come with it
@@ -45,6 +50,8 @@ class ExtractiveAnswerer:
     per_section: int = PER_SECTION
     first_section: int = PER_SECTION + 1
     max_chars: int = MAX_CHARS
+    fill_sentences: int = FILL_SENTENCES
+    fill_first: int = FILL_FIRST
     related_only: bool = True
     section_gap: float = 10.0
     faq_match: float = FAQ_MATCH
@@ -88,37 +95,45 @@ class ExtractiveAnswerer:
         """The best sentences: up to ``first_section`` from the section of the best one,
         up to ``per_section`` from each further section (at most ``max_sections``) that is
         itself similar enough to the question to have answered it (the index's refusal
-        floor), ``max_sentences`` and about ``max_chars`` in all."""
+        floor), ``max_sentences`` and about ``max_chars`` in all. When those counts stop
+        the answer short of ``max_chars`` (short sentences: table rows, list items, option
+        lines), the next best sentences of the sections already chosen fill the room, up
+        to ``fill_first`` from the best section and ``fill_sentences`` in all."""
         best = scored[0]
         chosen = [best]
         counts = {best.source.number: 1}
         lowest = best.score - self.section_gap
         used = len(best.text)
-        for candidate in scored[1:]:
-            if len(chosen) >= self.max_sentences or used >= self.max_chars:
-                break
-            number = candidate.source.number
-            if number not in counts and (
-                len(counts) >= self.max_sections
-                or candidate.score < lowest
-                or (
-                    floor is not None
-                    and self.related_only
-                    and (candidate.source.hit.dense_score or 0.0) < floor
-                )
-            ):
-                continue
-            quota = self.first_section if number == best.source.number else self.per_section
-            if counts.get(number, 0) >= quota:
-                continue
-            if any(
-                _overlaps(candidate.sentence, c.sentence, candidate.source, c.source)
-                for c in chosen
-            ):
-                continue
-            chosen.append(candidate)
-            counts[number] = counts.get(number, 0) + 1
-            used += len(candidate.text)
+        for limit, first_quota, filling in (
+            (self.max_sentences, self.first_section, False),
+            (self.fill_sentences, self.fill_first, True),
+        ):
+            for candidate in scored[1:]:
+                if len(chosen) >= limit or used >= self.max_chars:
+                    break
+                number = candidate.source.number
+                if number not in counts and (
+                    filling
+                    or len(counts) >= self.max_sections
+                    or candidate.score < lowest
+                    or (
+                        floor is not None
+                        and self.related_only
+                        and (candidate.source.hit.dense_score or 0.0) < floor
+                    )
+                ):
+                    continue
+                quota = first_quota if number == best.source.number else self.per_section
+                if counts.get(number, 0) >= quota:
+                    continue
+                if any(
+                    _overlaps(candidate.sentence, c.sentence, candidate.source, c.source)
+                    for c in chosen
+                ):
+                    continue
+                chosen.append(candidate)
+                counts[number] = counts.get(number, 0) + 1
+                used += len(candidate.text)
         return self._with_list_items(chosen, scored)
 
     def _with_list_items(

@@ -9,6 +9,11 @@ A sentence's score adds up evidence that it answers the question:
   headings say what a section answers);
 - being the lead sentence of its section, which in well-written articles states the answer;
 - containing a number when the question asks for a quantity ("how much", "how many");
+- what kind of statement the question asks for: a default ("what's the default ...?":
+  "Default: 80", "defaults to"), a reason ("why ...?": "because", "so that"), a contrast
+  ("X vs Y": "whereas", "unlike", "the difference") or, for a yes/no question, a limit
+  or negation ("has no support for", "only"), which an answer that says "no" carries
+  without echoing the question's words;
 - its section's rank.
 
 The weights were tuned on the golden set (see README, "Answer quality") and are kept in
@@ -53,12 +58,37 @@ _DEFINITION_QUESTION = re.compile(
     r"(?P<term>[^?]{2,60}?)(?:\s+(?:mean|stand for))?\s*\??\s*$",
     re.IGNORECASE,
 )
+_ARTICLE = re.compile(r"^(?:an?|the)\s+")
+_COPULAS = ("(", "is ", "are ", "means ", "stands for ", "refers to ")
 # Sentences that point elsewhere instead of saying something ("See ...", "This article ...").
 _SIGNPOST = re.compile(
     r"^(see|read|this (article|guide|page|section)|the (next|following|rest of this) "
     r"(section|article)|for (the basics|more|details)\b)",
     re.IGNORECASE,
 )
+
+
+# "What's the default ...?": sentences that state a default ("Default: 80", "defaults to").
+_DEFAULT_QUESTION = re.compile(r"\bdefaults?\b", re.IGNORECASE)
+_STATES_DEFAULT = re.compile(r"\b(?:default:|defaults? (?:to|is|value)|by default)", re.IGNORECASE)
+# "Why ...?": sentences that give a reason.
+_WHY_QUESTION = re.compile(r"^\W*(?:why|how come)\b|\bwhy\b", re.IGNORECASE)
+_REASON = re.compile(
+    r"\b(?:because|since|so that|due to|as a result|the reason|this is why|that's why|"
+    r"which is why|the catch|otherwise|in order to)\b",
+    re.IGNORECASE,
+)
+# "X vs Y", "what's the difference ...", "compared to": sentences that draw the contrast.
+_CONTRAST_QUESTION = re.compile(
+    r"\b(?:vs\.?|versus|differen(?:ce|t)|differ|compared?(?: to| with)?|better than)\b",
+    re.IGNORECASE,
+)
+_CONTRAST = re.compile(
+    r"\b(?:whereas|unlike|while|the difference|differs?|instead of|rather than|compared|"
+    r"in contrast|than)\b",
+    re.IGNORECASE,
+)
+_NEGATION = re.compile(r"\b(?:not|no|never|only|without|cannot)\b|n't\b|n’t\b", re.IGNORECASE)
 
 
 # A token a reader would type into code: snake_case, camelCase, dotted.names, --flags,
@@ -82,13 +112,19 @@ def _defined_term(question: str) -> str:
 
 def _defines(sentence: str, term: str) -> bool:
     """Whether a sentence opens by saying what ``term`` is ("LoRA (Low-Rank ...) freezes",
-    "RAG stands for", "Prompt injection is an attack")."""
-    lower = sentence.lower()
-    if not lower.startswith(term):
+    "RAG stands for", "Prompt injection is an attack", "A reranker reorders ...",
+    "Chain-of-thought prompting is ..." for "chain of thought": hyphens and a leading
+    article do not matter, and one head noun may follow the term)."""
+    lower = _ARTICLE.sub("", sentence.lower().replace("-", " "))
+    term = _ARTICLE.sub("", term.replace("-", " "))
+    if not term or not lower.startswith(term):
         return False
     rest = lower[len(term) :].lstrip()
-    return rest.startswith(("(", "is ", "are ", "means ", "stands for ", "refers to ")) or (
-        bool(rest) and rest.split(" ", 1)[0].endswith("s")
+    words = rest.split(" ", 2)
+    return (
+        rest.startswith(_COPULAS)
+        or (bool(rest) and words[0].endswith("s"))
+        or (len(words) > 1 and f"{words[1]} ".startswith(_COPULAS))
     )
 
 
@@ -109,6 +145,10 @@ class Weights:
     definition: float = 0.3
     answer_token: float = 0.0
     section_dense: float = 0.0
+    default: float = 0.2
+    reason: float = 0.1
+    polar: float = 0.1
+    contrast: float = 0.1
     dense_candidates: int = 200
 
 
@@ -170,6 +210,9 @@ class SentenceScorer:
         wants_number = bool(_QUANTITY.search(query))
         defined = _defined_term(query)
         yes_no = bool(_YES_NO_QUESTION.match(query))
+        wants_default = bool(_DEFAULT_QUESTION.search(query))
+        wants_reason = bool(_WHY_QUESTION.search(query))
+        wants_contrast = bool(_CONTRAST_QUESTION.search(query))
         question_words = {w.lower() for w in _IDENTIFIER.findall(f"{context} {query}")}
         heading_similarity = self.similarity(query_vector, [s.hit.heading for s in sources])
         rough: list[tuple[float, float, Source, Sentence]] = []
@@ -205,6 +248,14 @@ class SentenceScorer:
                         if not yes_no_fits and _YES_NO_ANSWER.match(sentence.text)
                         else 0.0
                     )
+                    + (
+                        w.default
+                        if wants_default and _STATES_DEFAULT.search(sentence.text)
+                        else 0.0
+                    )
+                    + (w.reason if wants_reason and _REASON.search(sentence.text) else 0.0)
+                    + (w.polar if yes_no and _NEGATION.search(sentence.text) else 0.0)
+                    + (w.contrast if wants_contrast and _CONTRAST.search(sentence.text) else 0.0)
                 )
                 rough.append((base, lexical, source, sentence))
         rough.sort(key=lambda item: -item[0])
