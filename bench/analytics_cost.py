@@ -12,58 +12,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
 import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-import httpx  # noqa: E402
 import uvicorn  # noqa: E402
 
+from bench.load import free_port, latencies, percentile  # noqa: E402
 from kbcore.settings import Settings  # noqa: E402
 from service.app import create_app  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def latencies(
-    base: str, route: str, questions: list[str], concurrency: int, total: int, offset: int = 0
-) -> tuple[list[float], float]:
-    """Each request's latency in ms, and the wall time of all of them in s."""
-
-    def one(i: int) -> float:
-        question = questions[(offset + i) % len(questions)]
-        started = time.perf_counter()
-        if route == "search":
-            response = client.get(f"{base}/v1/search", params={"q": question, "k": 5})
-        else:
-            response = client.post(f"{base}/v1/chat", json={"message": question})
-        response.raise_for_status()
-        return (time.perf_counter() - started) * 1000
-
-    with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=concurrency)) as client:
-        started = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            found = list(pool.map(one, range(total)))
-        elapsed = time.perf_counter() - started
-    return found, elapsed
 
 
 def serve_app(app: object) -> tuple[str, uvicorn.Server, threading.Thread]:
@@ -87,7 +51,7 @@ def analytics_cost(args: argparse.Namespace, questions: list[str], work: Path) -
     from kbcore.runtime import Runtime
 
     def settings(folder: str, analytics: bool) -> Settings:
-        return Settings(  # type: ignore[call-arg]
+        return Settings(
             _env_file=None,
             content_dir=ROOT / "content",
             data_dir=work / folder,

@@ -21,57 +21,26 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import httpx  # noqa: E402
 
+from bench.load import free_port, latencies, summary  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def run(
     base: str, route: str, questions: list[str], concurrency: int, total: int
 ) -> dict[str, float]:
-    def one(i: int) -> float:
-        question = questions[i % len(questions)]
-        started = time.perf_counter()
-        if route == "search":
-            response = client.get(f"{base}/v1/search", params={"q": question, "k": 5})
-        else:
-            response = client.post(f"{base}/v1/chat", json={"message": question})
-        response.raise_for_status()
-        return (time.perf_counter() - started) * 1000
-
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    with httpx.Client(timeout=120, limits=limits) as client:
-        started = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            latencies = list(pool.map(one, range(total)))
-        elapsed = time.perf_counter() - started
-    return {
-        "p50_ms": statistics.median(latencies),
-        "p95_ms": percentile(latencies, 0.95),
-        "rps": total / elapsed,
-    }
+    return summary(*latencies(base, route, questions, concurrency, total))
 
 
 def serve(port: int, data: Path, repo: Path) -> None:

@@ -26,6 +26,8 @@ from typing import Any
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
+from bench.load import percentile  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 CONTENT = ROOT / "content"
 GOLDEN = ROOT / "eval" / "golden.jsonl"
@@ -33,11 +35,6 @@ GOLDEN = ROOT / "eval" / "golden.jsonl"
 
 def golden() -> list[dict[str, Any]]:
     return [json.loads(line) for line in GOLDEN.read_text().splitlines() if line.strip()]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def summarize(
@@ -74,7 +71,7 @@ def run_ours() -> dict[str, float]:
     from kbcore.runtime import Runtime
     from kbcore.settings import Settings
 
-    settings = Settings(_env_file=None, content_dir=CONTENT)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, content_dir=CONTENT)
     runtime = Runtime.open(settings, scratch=True)
     runtime.embedder.embed_query("warm-up")
     started = time.perf_counter()

@@ -52,7 +52,7 @@ def raw_embedder_rate(embedder: OnnxMiniLM, texts: list[str]) -> float:
 def bench_content(embedder: OnnxMiniLM, work: Path) -> dict[str, float]:
     settings = Settings(
         _env_file=None, content_dir=ROOT / "content", data_dir=work / "content-data"
-    )  # type: ignore[call-arg]
+    )
     runtime = Runtime.open(settings, embedder=embedder)
     full_s, full = timed_ingest(runtime)
     again_s, again = timed_ingest(runtime)
@@ -84,7 +84,7 @@ def bench_vaswani(embedder: OnnxMiniLM, work: Path, raw_sample: int) -> dict[str
 
     corpus = vaswani_corpus.load()
     content = vaswani_corpus.write_articles(corpus, work / "vaswani-content")
-    settings = Settings(_env_file=None, content_dir=content, data_dir=work / "vaswani-data")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, content_dir=content, data_dir=work / "vaswani-data")
     runtime = Runtime.open(settings, embedder=embedder)
     pages = PageCache()  # as `kb serve` keeps one: its rebuilds re-parse only what changed
     full_s, full = timed_ingest(runtime, pages)

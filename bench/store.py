@@ -35,6 +35,7 @@ import uvicorn  # noqa: E402
 from qdrant_client import QdrantClient  # noqa: E402
 
 from bench import vaswani_corpus  # noqa: E402
+from bench.load import percentile  # noqa: E402
 from kbcore.embedding.onnx_minilm import OnnxMiniLM  # noqa: E402
 from kbcore.index_store import IndexStore, StoredPoint  # noqa: E402
 from kbcore.retrieval import Retriever  # noqa: E402
@@ -108,10 +109,7 @@ def fill(store: IndexStore, data: list[StoredPoint]) -> tuple[str, float]:
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    return statistics.median(ordered), ordered[
-        min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))
-    ]
+    return statistics.median(samples), percentile(samples, 0.95)
 
 
 def in_process(retriever: Retriever, vectors: list[Any], queries: list[str]) -> tuple[float, float]:
@@ -128,7 +126,7 @@ def in_process(retriever: Retriever, vectors: list[Any], queries: list[str]) -> 
 def over_http(
     store: IndexStore, embedder: OnnxMiniLM, queries: list[str], work: Path
 ) -> tuple[float, float]:
-    settings = Settings(_env_file=None, data_dir=work, rate_limit_per_minute=0, sync_on_start=False)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, data_dir=work, rate_limit_per_minute=0, sync_on_start=False)
     runtime = Runtime.open(settings, embedder=embedder, store=store)
     app = create_app(settings, runtime=runtime, sync_on_start=False)
     with socket.socket() as sock:

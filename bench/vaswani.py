@@ -98,7 +98,7 @@ def open_index(fresh: bool) -> tuple[Runtime, vaswani_corpus.Vaswani]:
     data = vaswani_corpus.CACHE / "vaswani-data"
     if fresh:
         shutil.rmtree(data, ignore_errors=True)
-    settings = Settings(_env_file=None, content_dir=content, data_dir=data, prefetch_limit=100)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, content_dir=content, data_dir=data, prefetch_limit=100)
     runtime = Runtime.open(settings)
     started = time.perf_counter()
     report = ingest(runtime)

@@ -176,7 +176,9 @@ class EdgeStore:
                     raise IndexCorruptError(
                         f"cannot open the index shard {path} ({exc}); run `kb ingest --rebuild`"
                     ) from exc
-                _read_through(path)
+                with contextlib.suppress(IndexCorruptError):
+                    if version == self.serving():  # a build's shard is read in finish()
+                        _read_through(path)
                 self._shards[version] = shard
             return shard
 
@@ -261,29 +263,28 @@ class EdgeStore:
         shard = self._shard(version)
         stale: list[PointId] = []
         changed: list[str] = []
-        for point_id, payload in self.scroll(version, ()):
-            del payload
+        for point_id, payload in self._records(version, True, WRITE_BATCH):
             if point_id not in carry:
                 stale.append(point_id)
-        if stale:
-            for start in range(0, len(stale), WRITE_BATCH):
-                shard.update(UpdateOperation.delete_points(stale[start : start + WRITE_BATCH]))
-        current = dict(self._payloads(version))
-        for point_id, payload in carry.items():
-            if current.get(point_id) != payload:
+            elif payload != carry[point_id]:
                 changed.append(point_id)
+        for start in range(0, len(stale), WRITE_BATCH):
+            shard.update(UpdateOperation.delete_points(stale[start : start + WRITE_BATCH]))
         for point_id in changed:
             shard.update(UpdateOperation.clear_payload([point_id]))
             shard.update(UpdateOperation.set_payload([point_id], carry[point_id]))
         return len(carry)
 
-    def _payloads(self, version: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        offset: Any = None
+    def _records(
+        self, version: str, with_payload: bool | list[str], batch: int
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every point's id and payload (``with_payload``: all fields, these, or none)."""
         shard = self._shard(version)
+        offset: Any = None
         while True:
             records, offset = shard.scroll(
                 ScrollRequest(
-                    offset=offset, limit=WRITE_BATCH, with_payload=True, with_vector=False
+                    offset=offset, limit=batch, with_payload=with_payload, with_vector=False
                 )
             )
             for record in records:
@@ -401,19 +402,7 @@ class EdgeStore:
     def scroll(
         self, version: str, fields: Sequence[str], batch: int = 1024
     ) -> Iterator[tuple[str, dict[str, Any]]]:
-        shard = self._shard(version)
-        offset: Any = None
-        with_payload: bool | list[str] = list(fields) if fields else False
-        while True:
-            records, offset = shard.scroll(
-                ScrollRequest(
-                    offset=offset, limit=batch, with_payload=with_payload, with_vector=False
-                )
-            )
-            for record in records:
-                yield _uuid(record.id), dict(record.payload or {})
-            if offset is None:
-                return
+        return self._records(version, list(fields) if fields else False, batch)
 
     def count(self, version: str) -> int:
         return int(self._shard(version).count(CountRequest(exact=True)))

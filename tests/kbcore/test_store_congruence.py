@@ -105,6 +105,33 @@ def test_version_lifecycle(kind: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("kind", ADAPTERS)
+def test_carrying_most_points_keeps_their_vectors_and_takes_the_new_payloads(
+    kind: str, tmp_path: Path
+) -> None:
+    """A version keeping most of its base (on Edge: the base shard's folder copied) drops
+    the points it does not carry and relabels the ones whose payload changed."""
+    store = _store(kind, tmp_path)
+    try:
+        base, edited = new_version(), new_version()
+        written = [point(n, ["x"]) for n in range(1, 9)]
+        store.create(base, manifest())
+        store.upsert(base, written)
+        store.finish(base)
+        fields = ["n", "tags", "kind", "article"]
+        stored = dict(store.scroll(base, fields))
+        carry = {p.id: stored[p.id] for p in written[:7]}  # unchanged, but for one:
+        carry[written[0].id] = {"n": 1, "tags": ["y"], "kind": "section", "article": "moved"}
+        assert store.create(edited, manifest(), base=base, carry=carry) == 7
+        store.finish(edited)
+        assert store.count(edited) == 7 and store.count(base) == 8
+        assert dict(store.scroll(edited, fields)) == carry
+        found = store.candidates(edited, CandidateQuery(written[0].dense, None, 3, ("y",)))
+        assert [h.id for h in found.dense] == [written[0].id]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("kind", ADAPTERS)
 def test_candidates_payloads_nearest_and_filters(kind: str, tmp_path: Path) -> None:
     store = _store(kind, tmp_path)
     try:
