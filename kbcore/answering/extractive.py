@@ -216,17 +216,31 @@ def _compose(chosen: list[ScoredSentence]) -> tuple[str, list[Citation]]:
                 runs.append([item])
         for run in runs:
             source = run[0].source
-            last = run[-1].sentence
-            passage = source.passage(run[0].sentence, last, last.text.rstrip().endswith(":"))
-            pieces = (
-                [(passage, source)]
-                if passage is not None
-                else [(Passage(s.sentence.text, [(s.sentence.text, False)]), s.source) for s in run]
-            )  # not contiguous in one stored chunk: cite each sentence
-            for piece, origin in pieces:
-                citations.append(origin.cite(len(citations) + 1, piece.quote))
+            for piece in _passages(source, [item.sentence for item in run]):
+                citations.append(source.cite(len(citations) + 1, piece.quote))
                 parts.append(render(piece, marker(len(citations))))
     return _join(parts), citations
+
+
+def _passages(source: Source, run: list[Sentence]) -> list[Passage]:
+    """A run of adjacent sentences as the fewest verbatim passages: as far as one stored
+    chunk holds it, each with the code block that follows a sentence ending in ":" (a run
+    that crosses a chunk boundary is cut there, not into single sentences)."""
+    out: list[Passage] = []
+    first = 0
+    while first < len(run):
+        best: Passage | None = None
+        last = first
+        for end in range(first, len(run)):
+            found = source.passage(run[first], run[end], run[end].text.rstrip().endswith(":"))
+            if found is None:
+                break
+            best, last = found, end
+        if best is None:  # no chunk holds the sentence verbatim: quote it as it is
+            best = Passage(run[first].text, [(run[first].text, False)])
+        out.append(best)
+        first = last + 1
+    return out
 
 
 def _join(parts: list[str]) -> str:

@@ -13,10 +13,14 @@ import pytest
 from ingest.runner import ingest
 from kbcore.answering.citations import adopt_markers, answer_is_its_quotes, verify
 from kbcore.answering.engine import ChatEngine, build_chat_engine
+from kbcore.answering.extractive import _passages
 from kbcore.answering.models import Answer, RefusalCode, Turn
+from kbcore.answering.sources import Source
 from kbcore.answering.support import specific_terms
 from kbcore.embedding.onnx_minilm import OnnxMiniLM
+from kbcore.retrieval import SectionHit
 from kbcore.runtime import Runtime
+from kbcore.schema import ChunkPayload
 from tests.conftest import make_settings
 
 SECURITY = """# Security
@@ -163,3 +167,43 @@ def test_only_markers_the_answerer_inserted_are_parsed() -> None:
     assert "arr[2]" in text and "[7]" not in text
     final, _ = verify(text, [], {})
     assert final == "Read arr[2] first. Invented. Both."
+
+
+def _chunk(text: str, start: int, index: int) -> ChunkPayload:
+    spans, position = [], 0
+    for line in text.split("\n"):
+        if line and not line.startswith(("{", "}", " ")):  # the code lines hold no sentence
+            spans.append((position, position + len(line)))
+        position += len(line) + 1
+    return ChunkPayload(
+        article="a", title="A", url="/a#hooks", anchor="hooks", heading="Hooks",
+        heading_path="A > Hooks", level=2, kind="section", section_index=0, chunk_index=index,
+        chunk_count=2, text=text, start=start, sentences=spans, tags=[], updated="2024-01-01",
+        summary="", content_hash="", section_hash="", path="a.md", page_url="/a",
+    )  # fmt: skip
+
+
+def test_a_run_across_two_chunks_keeps_the_code_each_sentence_introduces() -> None:
+    first = "Install the hook runner:\nnpm install --save-dev hooks"
+    second = 'Add the following to your package.json:\n{\n  "hooks": "format"\n}\nThen commit.'
+    # The second chunk starts where the first one's text ends (plus the newline).
+    chunks = [_chunk(first, 0, 0), _chunk(second, len(first) + 1, 1)]
+    chunks[0] = chunks[0].model_copy(update={"sentences": [(0, 24)]})
+    hit = SectionHit(
+        article="a", title="A", url="/a#hooks", anchor="hooks", heading="Hooks",
+        heading_path="A > Hooks", kind="section", path="a.md", page_url="/a", score=1.0,
+        dense_score=1.0, sparse_score=None, chunks=chunks,
+    )  # fmt: skip
+    source = Source(1, hit, chunks)
+    run = source.sentences()
+    assert [s.text for s in run] == [
+        "Install the hook runner:",
+        "Add the following to your package.json:",
+        "Then commit.",
+    ]
+    passages = _passages(source, run)
+    assert [p.quote for p in passages] == [
+        "Install the hook runner:\nnpm install --save-dev hooks",
+        second,
+    ]
+    assert passages[1].lines[1:4] == [("{", True), ('  "hooks": "format"', True), ("}", True)]
