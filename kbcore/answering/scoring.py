@@ -54,10 +54,15 @@ _YES_NO_QUESTION = re.compile(
 _YES_NO_ANSWER = re.compile(r"^(yes|no|not necessarily|usually not|probably not)\b", re.IGNORECASE)
 # "What is X?", "what's X", "define X": sentences that say what X is answer it.
 _DEFINITION_QUESTION = re.compile(
-    r"^\W*(?:what(?:'s|s| is| are| does)|define|meaning of|explain)\s+(?:an?\s+|the\s+)?"
+    r"^\W*(?:what(?:\s+(?:exactly|really|actually))?(?:'s|s| is| are| does)|define|"
+    r"meaning of|explain)\s+(?:(?:exactly|really|actually)\s+)?(?:an?\s+|the\s+)?"
     r"(?P<term>[^?]{2,60}?)(?:\s+(?:mean|stand for))?\s*\??\s*$",
     re.IGNORECASE,
 )
+# "What is the 'core schema' that pydantic hands over?": the term ends where a relative
+# clause starts, and quotes around it are not part of it.
+_RELATIVE_CLAUSE = re.compile(r"\s+(?:that|which|who|whom|whose)\s.*$", re.IGNORECASE)
+_QUOTES = "'\"`‘’“”"
 _ARTICLE = re.compile(r"^(?:an?|the)\s+")
 _COPULAS = ("(", "is ", "are ", "means ", "stands for ", "refers to ")
 # Sentences that point elsewhere instead of saying something ("See ...", "This article ...").
@@ -107,18 +112,25 @@ def _names_something_new(sentence: str, question_words: set[str]) -> float:
 def _defined_term(question: str) -> str:
     """The X of "What is X?" (lower case), or ""."""
     match = _DEFINITION_QUESTION.match(question.strip())
-    return match.group("term").strip().lower() if match else ""
+    if not match:
+        return ""
+    term = _RELATIVE_CLAUSE.sub("", match.group("term")).strip().strip(_QUOTES).strip()
+    return term.lower()
 
 
 def _defines(sentence: str, term: str) -> bool:
-    """Whether a sentence opens by saying what ``term`` is ("LoRA (Low-Rank ...) freezes",
-    "RAG stands for", "Prompt injection is an attack", "A reranker reorders ...",
-    "Chain-of-thought prompting is ..." for "chain of thought": hyphens and a leading
-    article do not matter, and one head noun may follow the term)."""
+    """Whether a sentence says what ``term`` is: it opens with the term and a copula
+    ("LoRA (Low-Rank ...) freezes", "RAG stands for", "Prompt injection is an attack",
+    "A reranker reorders ...", "Chain-of-thought prompting is ..." for "chain of
+    thought": hyphens and a leading article do not matter, and one head noun may follow
+    the term), or it names the term and defines it after a colon ("... uses the concept
+    of a core schema: a structured Python dictionary ...")."""
     lower = _ARTICLE.sub("", sentence.lower().replace("-", " "))
     term = _ARTICLE.sub("", term.replace("-", " "))
-    if not term or not lower.startswith(term):
+    if not term:
         return False
+    if not lower.startswith(term):
+        return f" {term}: " in f" {lower}"
     rest = lower[len(term) :].lstrip()
     words = rest.split(" ", 2)
     return (

@@ -155,6 +155,15 @@ def test_a_definition_is_found_whatever_its_hyphens_and_article(
     assert best(question, section(other, definition), Weights()) == definition
 
 
+def test_a_definition_with_quotes_and_a_relative_clause_is_found_after_a_colon() -> None:
+    question = "what exactly is the 'core schema' that the guide keeps mentioning?"
+    other = "The guide keeps mentioning the core schema in every chapter."
+    definition = "The guide relies on a core schema: a dictionary that describes validation."
+    source = section(other, definition)
+    assert best(question, source, Weights()) == definition
+    assert best(question, source, replace(Weights(), definition=0.0)) == other
+
+
 def _chosen(sentences: list[str]) -> list[str]:
     embedder = SameEverywhere()
     answerer = ExtractiveAnswerer(SentenceScorer(embedder))
