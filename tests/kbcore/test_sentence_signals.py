@@ -130,6 +130,12 @@ def best(question: str, source: Source, weights: Weights) -> str:
             "Few shot prompts carry examples, and zero shot prompts are short.",
             "contrast",
         ),
+        (
+            "writing a plugin: how do I see the errors?",
+            "Set the DEBUG variable to print the errors of the plugin.",
+            "The plugin catches the errors and prints the node normally.",
+            "means",
+        ),
     ],
 )
 def test_a_question_type_signal_lifts_the_sentence_that_answers(
