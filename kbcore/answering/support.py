@@ -9,8 +9,9 @@ the refusal says why (a ``RefusalCode`` with the numbers that decided it).
   large number, or a unit of quantity ("per million tokens", "hourly"). What a term is
   comes from the corpus, not a fixed list: a word the knowledge base uses in more than
   ``COMMON_SHARE`` of its chunks is ordinary there ("JSON" in API docs, "V2" in a
-  migration guide), and single letters, small numbers and common acronyms never name
-  anything;
+  migration guide), single letters, small numbers and common acronyms never name
+  anything, and a name offered as an alternative to one the sections do mention ("with
+  o1 or DeepSeek R1") is not what the question turns on;
 - a question about a price must find one: if it asks what something costs, the closest
   sections must state an amount of money;
 - ``missing_value``: a question asking for a limit ("what's the maximum ...", "the
@@ -77,6 +78,8 @@ _QUESTION_WORDS = frozenset(
         "exactly",
     ]
 )
+# What separates alternatives: "/", or "or" and up to two words ("o1 or DeepSeek R1").
+_ALTERNATIVE = re.compile(r"\s*/\s*|,?\s+or\s+(?:[\w'-]+\s+){0,2}", re.I)
 _TOKEN = re.compile(r"-{0,2}[A-Za-z0-9_][A-Za-z0-9_.+\-]*[A-Za-z0-9_+]|[A-Za-z0-9]")
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
 _CAMEL = re.compile(r"[a-z][A-Z]")
@@ -236,6 +239,11 @@ def _is_specific(token: str, starts_sentence: bool, unit_follows: bool) -> bool:
 
 def specific_terms(question: str) -> list[str]:
     """Names, versions, identifiers, numbers and units a question turns on."""
+    return [term for term, _, _ in _specific_spans(question)]
+
+
+def _specific_spans(question: str) -> list[tuple[str, int, int]]:
+    """Each specific term of ``question`` with where it starts and ends."""
     out = []
     for position, match in enumerate(_TOKEN.finditer(question)):
         token = match.group(0).rstrip(".")
@@ -244,7 +252,8 @@ def specific_terms(question: str) -> list[str]:
         )
         unit_follows = question[match.end() : match.end() + 1] == "%"
         if _is_specific(token, starts_sentence, unit_follows):
-            out.append(f"{token}%" if unit_follows else token)
+            term = f"{token}%" if unit_follows else token
+            out.append((term, match.start(), match.start() + len(token)))
     return out
 
 
@@ -289,11 +298,32 @@ def unsupported_terms(
                 # (retrieval ranked other sections first; that is no reason to refuse).
                 continue
         missing.append(term)
+    if missing:
+        missing = [m for m in missing if not _alternative_found(m, question, missing)]
     # A price is asked for in the visitor's own words (a follow-up's context may have
     # asked it already, and been answered).
     if asks_price(message or question) and not any(_MONEY.search(t) for t in texts):
         missing.append("a price")
     return missing
+
+
+def _alternative_found(term: str, question: str, missing: Sequence[str]) -> bool:
+    """Whether ``term`` is one of alternatives ("with o1 or DeepSeek R1", "A100/H100")
+    and the next name across the "or" is not missing: the question is answered for that
+    one. Only the nearest names on either side count ("an A100 or H100 GPU" names two
+    alternatives, not "GPU")."""
+    spans = _specific_spans(question)
+    for index, (name, _, _) in enumerate(spans):
+        if name != term:
+            continue
+        for near in (index - 1, index + 1):
+            if not 0 <= near < len(spans) or spans[near][0] in missing:
+                continue
+            left, right = sorted((index, near))
+            between = question[spans[left][2] : spans[right][1]]
+            if _ALTERNATIVE.fullmatch(between):
+                return True
+    return False
 
 
 def asks_price(question: str) -> bool:

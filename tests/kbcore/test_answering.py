@@ -16,7 +16,7 @@ from kbcore.answering.engine import ChatEngine, build_chat_engine
 from kbcore.answering.extractive import _passages
 from kbcore.answering.models import Answer, RefusalCode, Turn
 from kbcore.answering.sources import Source
-from kbcore.answering.support import specific_terms
+from kbcore.answering.support import specific_terms, unsupported_terms
 from kbcore.embedding.onnx_minilm import OnnxMiniLM
 from kbcore.retrieval import SectionHit
 from kbcore.runtime import Runtime
@@ -207,3 +207,24 @@ def test_a_run_across_two_chunks_keeps_the_code_each_sentence_introduces() -> No
         second,
     ]
     assert passages[1].lines[1:4] == [("{", True), ('  "hooks": "format"', True), ("}", True)]
+
+
+def _section(text: str) -> Source:
+    chunk = _chunk(text, 0, 0)
+    hit = SectionHit(
+        article="a", title="A", url="/a#hooks", anchor="hooks", heading="Hooks",
+        heading_path="A > Hooks", kind="section", path="a.md", page_url="/a", score=1.0,
+        dense_score=1.0, sparse_score=None, chunks=[chunk],
+    )  # fmt: skip
+    return Source(1, hit, [chunk])
+
+
+def test_a_name_among_alternatives_is_not_missing_when_its_neighbour_is_found() -> None:
+    docs = [_section("Reasoning models such as DeepSeek-R1 need no step-by-step prompt.")]
+    assert unsupported_terms("should I prompt o1 or DeepSeek R1 step by step?", docs) == []
+    assert unsupported_terms("does R1/o1 need it?", docs) == []
+    # not alternatives: each name is asked about
+    assert unsupported_terms("should I prompt o1 and DeepSeek R1 step by step?", docs) == ["o1"]
+    # both alternatives unknown, and the noun after them is not an alternative
+    gpus = [_section("Rent a GPU by the hour.")]
+    assert unsupported_terms("is an A100 or H100 GPU faster?", gpus) == ["A100", "H100"]
