@@ -58,23 +58,33 @@ class NewerSchemaError(sqlite3.DatabaseError):
 
 
 def migrate(connection: sqlite3.Connection) -> int:
-    """Bring the schema up to date; returns the version it is at."""
+    """Bring the schema up to date; returns the version it is at. Safe when several
+    connections open a new database at once: each migration re-reads the version under
+    the write lock, so one that another connection applied meanwhile is not run twice."""
+    while True:
+        current = _version(connection)
+        if current >= len(MIGRATIONS):
+            return len(MIGRATIONS)
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            current = _version(connection)
+            if current < len(MIGRATIONS):
+                for statement in _statements(MIGRATIONS[current]):
+                    connection.execute(statement)
+                connection.execute(f"PRAGMA user_version = {current + 1}")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+
+def _version(connection: sqlite3.Connection) -> int:
     current = int(connection.execute("PRAGMA user_version").fetchone()[0])
     if current > len(MIGRATIONS):
         raise NewerSchemaError(
             f"schema version {current} is newer than this release knows ({len(MIGRATIONS)})"
         )
-    for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _statements(script):
-                connection.execute(statement)
-            connection.execute(f"PRAGMA user_version = {number}")
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-    return len(MIGRATIONS)
+    return current
 
 
 def _statements(script: str) -> list[str]:

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass, fields
@@ -25,6 +26,7 @@ from service.analytics.migrations import migrate
 
 FILE_NAME = "conversations.sqlite3"
 NEEDS_REVIEW = "(grounded = 0 OR rating = 'down')"
+WAL_RETRY_S = 0.01  # between tries to switch a new database to WAL
 
 
 @dataclass(frozen=True)
@@ -79,14 +81,27 @@ def open_connection(path: Path, timeout: float) -> sqlite3.Connection:
     connection = sqlite3.connect(path, timeout=timeout, isolation_level=None)
     try:
         connection.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            connection.execute("PRAGMA journal_mode = WAL")
+        _use_wal(connection, timeout)
         connection.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at checkpoints
         migrate(connection)
     except BaseException:
         connection.close()
         raise
     return connection
+
+
+def _use_wal(connection: sqlite3.Connection, timeout: float) -> None:
+    """Switch a database to WAL (it stays so). The switch needs the database to itself and
+    SQLite does not wait for that, so when several connections open a new database at
+    once, try again until ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(WAL_RETRY_S)
 
 
 def write_batch(connection: sqlite3.Connection, items: Sequence[TurnRow | RatingRow]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -258,3 +259,29 @@ def test_feedback_joins_its_turn_by_message_id(tmp_path: Path, content_runtime: 
             "SELECT rating, comment, rated_at FROM turns WHERE id = ?", (body["message_id"],)
         ).fetchone()
     assert (rating, comment) == ("down", "It missed the hosting cost.") and rated
+
+
+def test_connections_opening_a_new_log_at_once_all_get_the_schema(tmp_path: Path) -> None:
+    """The writer thread and an owner's request may open a brand-new log together: none
+    of them may fail (the WAL switch and each migration are taken one at a time)."""
+    failures: list[str] = []
+    for attempt in range(10):
+        database = tmp_path / f"{attempt}.sqlite3"
+        barrier = threading.Barrier(4)
+
+        def open_it(database: Path = database, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            try:
+                open_connection(database, 5.0).close()
+            except sqlite3.Error as exc:
+                failures.append(str(exc))
+
+        threads = [threading.Thread(target=open_it) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        with sqlite3.connect(database) as connection:
+            assert connection.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+            assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert failures == []
