@@ -14,7 +14,6 @@ in every dialect.
 from __future__ import annotations
 
 import re
-import subprocess
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Any
 import yaml
 
 from ingest.anchors import AnchorSlugger, Slugger, TocSlugger
+from ingest.git import work_tree
 
 SNIFF_FILES = 200
 SNIFF_BYTES = 200_000
@@ -103,18 +103,7 @@ _SIGNALS: tuple[tuple[DocsFormat, re.Pattern[str]], ...] = (
 
 def repository_root(folder: Path) -> Path:
     """The git work tree holding ``folder``, else ``folder`` itself."""
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(folder), "rev-parse", "--show-toplevel"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return folder
-    top = out.stdout.strip()
-    return Path(top).resolve() if out.returncode == 0 and top else folder
+    return work_tree(folder) or folder
 
 
 def _config_in(folder: Path) -> tuple[DocsFormat, Path] | None:

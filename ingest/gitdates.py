@@ -4,51 +4,35 @@ whole tree), else its modification time."""
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
 from pathlib import Path
 
-GIT_TIMEOUT_S = 60
+from ingest.git import git_output, work_tree
+
+LOG_TIMEOUT_S = 60  # one `git log` over the whole tree
 
 
 def last_commit_dates(folder: Path) -> dict[Path, dt.date]:
     """Resolved file path -> date of the newest commit touching it (empty when ``folder``
     is not in a git checkout or git is missing)."""
-    try:
-        top = subprocess.run(
-            ["git", "-C", str(folder), "rev-parse", "--show-toplevel"],
-            capture_output=True,
-            text=True,
-            timeout=GIT_TIMEOUT_S,
-            check=False,
-        )
-        if top.returncode != 0:
-            return {}
-        log = subprocess.run(
-            [
-                "git",
-                "-C",
-                str(folder),
-                "-c",
-                "core.quotePath=false",
-                "log",
-                "--format=%x00%cI",
-                "--name-only",
-                "--",
-                ".",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=GIT_TIMEOUT_S,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
+    root = work_tree(folder)
+    if root is None:
         return {}
-    if log.returncode != 0:
+    log = git_output(
+        folder,
+        "-c",
+        "core.quotePath=false",
+        "log",
+        "--format=%x00%cI",
+        "--name-only",
+        "--",
+        ".",
+        timeout=LOG_TIMEOUT_S,
+    )
+    if log is None:
         return {}
-    root = Path(top.stdout.strip()).resolve()
     dates: dict[Path, dt.date] = {}
     current: dt.date | None = None
-    for line in log.stdout.splitlines():
+    for line in log.splitlines():
         if line.startswith("\x00"):
             try:
                 current = dt.datetime.fromisoformat(line[1:]).date()

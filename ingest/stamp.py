@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ingest.discovery import ContentFile
-
-GIT_TIMEOUT_S = 10
+from ingest.git import git_output
 
 
 @functools.cache
@@ -33,17 +31,7 @@ def pipeline_version() -> str:
 
 def git_head(folder: Path) -> str:
     """The checked-out commit of the tree holding ``folder`` ("" outside git)."""
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(folder), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=GIT_TIMEOUT_S,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return out.stdout.strip() if out.returncode == 0 else ""
+    return (git_output(folder, "rev-parse", "HEAD") or "").strip()
 
 
 def content_stamp(
