@@ -281,8 +281,9 @@ def unsupported_terms(
     found: set[str] = set()
     for text in texts:
         found.update(words_of(text))
+    spans = _specific_spans(question)
     missing = []
-    for term in sorted(set(specific_terms(question))):
+    for term in sorted({name for name, _, _ in spans}):
         if term.endswith("%"):  # a share: "10%" must be stated as one
             stated = re.compile(rf"(?<![\d.]){re.escape(term[:-1])}\s?(?:%|percent)", re.I)
             if not any(stated.search(text) for text in texts):
@@ -299,7 +300,7 @@ def unsupported_terms(
                 continue
         missing.append(term)
     if missing:
-        missing = [m for m in missing if not _alternative_found(m, question, missing)]
+        missing = [m for m in missing if not _alternative_found(m, question, spans, missing)]
     # A price is asked for in the visitor's own words (a follow-up's context may have
     # asked it already, and been answered).
     if asks_price(message or question) and not any(_MONEY.search(t) for t in texts):
@@ -307,12 +308,13 @@ def unsupported_terms(
     return missing
 
 
-def _alternative_found(term: str, question: str, missing: Sequence[str]) -> bool:
+def _alternative_found(
+    term: str, question: str, spans: Sequence[tuple[str, int, int]], missing: Sequence[str]
+) -> bool:
     """Whether ``term`` is one of alternatives ("with o1 or DeepSeek R1", "A100/H100")
     and the next name across the "or" is not missing: the question is answered for that
     one. Only the nearest names on either side count ("an A100 or H100 GPU" names two
-    alternatives, not "GPU")."""
-    spans = _specific_spans(question)
+    alternatives, not "GPU"). ``spans``: the question's specific terms and where they are."""
     for index, (name, _, _) in enumerate(spans):
         if name != term:
             continue

@@ -183,18 +183,23 @@ def _chunk(text: str, start: int, index: int) -> ChunkPayload:
     )  # fmt: skip
 
 
+def _source(chunks: list[ChunkPayload]) -> Source:
+    """The section the chunks of ``_chunk`` belong to, retrieved first."""
+    hit = SectionHit(
+        article="a", title="A", url="/a#hooks", anchor="hooks", heading="Hooks",
+        heading_path="A > Hooks", kind="section", path="a.md", page_url="/a", score=1.0,
+        dense_score=1.0, sparse_score=None, chunks=chunks,
+    )  # fmt: skip
+    return Source(1, hit, chunks)
+
+
 def test_a_run_across_two_chunks_keeps_the_code_each_sentence_introduces() -> None:
     first = "Install the hook runner:\nnpm install --save-dev hooks"
     second = 'Add the following to your package.json:\n{\n  "hooks": "format"\n}\nThen commit.'
     # The second chunk starts where the first one's text ends (plus the newline).
     chunks = [_chunk(first, 0, 0), _chunk(second, len(first) + 1, 1)]
     chunks[0] = chunks[0].model_copy(update={"sentences": [(0, 24)]})
-    hit = SectionHit(
-        article="a", title="A", url="/a#hooks", anchor="hooks", heading="Hooks",
-        heading_path="A > Hooks", kind="section", path="a.md", page_url="/a", score=1.0,
-        dense_score=1.0, sparse_score=None, chunks=chunks,
-    )  # fmt: skip
-    source = Source(1, hit, chunks)
+    source = _source(chunks)
     run = source.sentences()
     assert [s.text for s in run] == [
         "Install the hook runner:",
@@ -209,22 +214,14 @@ def test_a_run_across_two_chunks_keeps_the_code_each_sentence_introduces() -> No
     assert passages[1].lines[1:4] == [("{", True), ('  "hooks": "format"', True), ("}", True)]
 
 
-def _section(text: str) -> Source:
-    chunk = _chunk(text, 0, 0)
-    hit = SectionHit(
-        article="a", title="A", url="/a#hooks", anchor="hooks", heading="Hooks",
-        heading_path="A > Hooks", kind="section", path="a.md", page_url="/a", score=1.0,
-        dense_score=1.0, sparse_score=None, chunks=[chunk],
-    )  # fmt: skip
-    return Source(1, hit, [chunk])
-
-
 def test_a_name_among_alternatives_is_not_missing_when_its_neighbour_is_found() -> None:
-    docs = [_section("Reasoning models such as DeepSeek-R1 need no step-by-step prompt.")]
+    docs = [
+        _source([_chunk("Reasoning models such as DeepSeek-R1 need no step-by-step prompt.", 0, 0)])
+    ]
     assert unsupported_terms("should I prompt o1 or DeepSeek R1 step by step?", docs) == []
     assert unsupported_terms("does R1/o1 need it?", docs) == []
     # not alternatives: each name is asked about
     assert unsupported_terms("should I prompt o1 and DeepSeek R1 step by step?", docs) == ["o1"]
     # both alternatives unknown, and the noun after them is not an alternative
-    gpus = [_section("Rent a GPU by the hour.")]
+    gpus = [_source([_chunk("Rent a GPU by the hour.", 0, 0)])]
     assert unsupported_terms("is an A100 or H100 GPU faster?", gpus) == ["A100", "H100"]

@@ -21,7 +21,7 @@ from kbcore.answering.models import Answer, Citation
 from kbcore.runtime import Runtime
 from service.analytics.log import MAX_QUESTION, Channel, ConversationLog, turn_row
 from service.analytics.migrations import MIGRATIONS, migrate
-from service.analytics.store import FILE_NAME, open_connection
+from service.analytics.store import FILE_NAME, TurnRow, open_connection
 from service.analytics.writer import LogWriter
 from service.app import create_app
 from tests.conftest import make_settings
@@ -60,13 +60,11 @@ def answer(grounded: bool = True) -> Answer:
     return Answer("Quote. [1]", [citation] if grounded else [], grounded, [], "v1", QUESTION)
 
 
-def test_schema_is_migrated_step_by_step_and_a_newer_one_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / FILE_NAME
-    connection = sqlite3.connect(path, isolation_level=None)
-    connection.executescript(MIGRATIONS[0] + "PRAGMA user_version = 1;")
-    row = turn_row(
-        message_id="m-old",
-        channel=Channel.REST,
+def _row(message_id: str, channel: Channel) -> TurnRow:
+    """A turn answered now, as the chat routes log it."""
+    return turn_row(
+        message_id=message_id,
+        channel=channel,
         conversation_id="c",
         question=QUESTION,
         history=(),
@@ -74,6 +72,13 @@ def test_schema_is_migrated_step_by_step_and_a_newer_one_is_refused(tmp_path: Pa
         latency_ms=1.0,
         at=dt.datetime.now(dt.UTC),
     )
+
+
+def test_schema_is_migrated_step_by_step_and_a_newer_one_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / FILE_NAME
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.executescript(MIGRATIONS[0] + "PRAGMA user_version = 1;")
+    row = _row("m-old", Channel.REST)
     connection.execute(
         "INSERT INTO turns (id, at, day, conversation_id, channel, question, query, follow_up, "
         "answer, grounded, latency_ms, index_version, answerer) VALUES "
@@ -190,16 +195,7 @@ def test_a_full_queue_drops_rows_without_blocking(tmp_path: Path) -> None:
     locker = sqlite3.connect(database, isolation_level=None)
     locker.execute("BEGIN EXCLUSIVE")
     writer = LogWriter(database, retention_days=90, capacity=2)
-    row = turn_row(
-        message_id="m-x",
-        channel=Channel.CLI,
-        conversation_id="c",
-        question=QUESTION,
-        history=(),
-        answer=answer(),
-        latency_ms=1.0,
-        at=dt.datetime.now(dt.UTC),
-    )
+    row = _row("m-x", Channel.CLI)
     try:
         started = time.perf_counter()
         accepted = [writer.submit(row) for _ in range(200)]
