@@ -12,8 +12,12 @@ With ``--compare PATH`` a second service runs from another checkout of the proje
 earlier release) over its own index of the same content/; the two are measured in turns
 within one run (the order alternating), and the ratio of requests/s is printed per row.
 
+With ``--set NAME`` the service indexes that question set's docs tree (from
+``eval/thresholds.toml``, e.g. ``pydantic-docs``) and replays its questions instead.
+
     python bench/chat.py [--requests N] [--concurrency 1,8,20] [--repeat 3] [--out FILE]
     python bench/chat.py --compare ../before --repeat 3
+    python bench/chat.py --set pydantic-docs --compare ../before
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])
@@ -43,18 +48,16 @@ def run(
     return summary(*latencies(base, route, questions, concurrency, total))
 
 
-def serve(port: int, data: Path, repo: Path) -> None:
+def serve(port: int, data: Path, repo: Path, content: Path) -> None:
     """The child process: the app of checkout ``repo`` on the embedded defaults, served by
-    uvicorn."""
+    uvicorn, over the docs in ``content``."""
     sys.path[0] = str(repo)
     import uvicorn
 
     from kbcore.settings import Settings
     from service.app import create_app
 
-    settings = Settings(
-        _env_file=None, content_dir=ROOT / "content", data_dir=data, rate_limit_per_minute=0
-    )
+    settings = Settings(_env_file=None, content_dir=content, data_dir=data, rate_limit_per_minute=0)
     uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
 
 
@@ -84,20 +87,24 @@ def main() -> None:
     parser.add_argument("--compare", type=Path, help="also measure this earlier checkout")
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--repo", type=Path, default=ROOT, help=argparse.SUPPRESS)
+    parser.add_argument("--content", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--set", help="a question set of eval/thresholds.toml (default: ours)")
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.data, args.repo)
+        serve(args.serve, args.data, args.repo, args.content)
         return
     levels = [int(level) for level in args.concurrency.split(",") if level.strip()]
-    golden = [
-        json.loads(line) for line in (ROOT / "eval" / "golden.jsonl").read_text().splitlines()
-    ]
-    questions = [q["question"] for q in golden if not q["follow_up_of"]]
+    content, golden_file = ROOT / "content", ROOT / "eval" / "golden.jsonl"
+    if args.set:
+        spec = tomllib.loads((ROOT / "eval" / "thresholds.toml").read_text())["sets"][args.set]
+        content, golden_file = ROOT / spec["content"], ROOT / spec["golden"]
+    golden = [json.loads(line) for line in golden_file.read_text().splitlines() if line.strip()]
+    questions = [q["question"] for q in golden if not q.get("follow_up_of")]
     repos = {"after": ROOT} if args.compare is None else {"before": args.compare, "after": ROOT}
     children: dict[str, tuple[str, subprocess.Popen[bytes]]] = {}
     try:
         for name, repo in repos.items():
-            children[name] = start(repo.resolve())
+            children[name] = start(repo.resolve(), content)
         for base, child in children.values():
             wait_ready(base, child)
         results = measure(children, questions, levels, args)
@@ -110,13 +117,13 @@ def main() -> None:
         args.out.write_text(json.dumps(results, indent=2))
 
 
-def start(repo: Path) -> tuple[str, subprocess.Popen[bytes]]:
+def start(repo: Path, content: Path) -> tuple[str, subprocess.Popen[bytes]]:
     """A service from checkout ``repo`` in a child process, on a fresh data folder."""
     work = Path(tempfile.mkdtemp(prefix="kb-bench-chat-"))
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(repo), "HF_HUB_OFFLINE": "1"}
     command = [sys.executable, str(Path(__file__).resolve()), "--serve", str(port)]
-    command += ["--data", str(work), "--repo", str(repo)]
+    command += ["--data", str(work), "--repo", str(repo), "--content", str(content)]
     return f"http://127.0.0.1:{port}", subprocess.Popen(command, env=env)
 
 

@@ -263,6 +263,7 @@ def _retitled(section: Section, title: str) -> Section:
         line=section.line,
         kind=section.kind,
         prose=section.prose,
+        tables=section.tables,
     )
 
 

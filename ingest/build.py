@@ -38,10 +38,10 @@ from ingest.report import ContentWarning, IngestReport, Skipped
 from ingest.sentences import SentenceSplitter
 from ingest.stamp import content_stamp
 from ingest.swap import prune_versions, remove_unfinished
-from kbcore.embedding.base import Embedder
+from kbcore.embedding.base import Embedder, SpanEmbedder, Vectors
 from kbcore.errors import ContentError, IndexValidationError, ModelMismatchError
 from kbcore.index_store import IndexStore, StoredPoint
-from kbcore.schema import IndexManifest, new_version
+from kbcore.schema import SCHEMA_VERSION, IndexManifest, new_version
 from kbcore.sparse import SPARSE_MODEL_ID, BM25Encoder
 
 log = logging.getLogger(__name__)
@@ -157,6 +157,7 @@ class Indexer:
             f"{chunking.max_tokens}/{chunking.overlap_tokens}",
             self.embedder.model_id,
             SPARSE_MODEL_ID,
+            f"schema {SCHEMA_VERSION}",
         ]
 
     def _untouched(
@@ -261,8 +262,13 @@ class Indexer:
                 f"but '{self.embedder.model_id}' is configured; run `kb ingest --rebuild` to "
                 "re-embed everything with the configured model"
             )
-        # A new sparse encoding (or --rebuild) cannot reuse old vectors: embed everything.
-        reusable = parent is not None and parent.sparse_model == SPARSE_MODEL_ID
+        # A new sparse encoding or index schema (or --rebuild) cannot reuse old vectors:
+        # embed everything.
+        reusable = (
+            parent is not None
+            and parent.sparse_model == SPARSE_MODEL_ID
+            and parent.schema_version == SCHEMA_VERSION
+        )
         base = current if reusable and not options.rebuild else None
         diff = compute_diff(chunks, scroll_indexed(self.store, base) if base else [])
         # On a first build every section is "added": only report diffs against a version.
@@ -377,13 +383,14 @@ class Indexer:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="upsert") as writer:
             pending: list[Future[None]] = []
             for block in _batches(todo, EMBED_BLOCK):
-                dense = self.embedder.embed_documents([c.embed_text for c in block])
+                dense, rows = self._embed(block)
                 points = [
                     StoredPoint(
                         id=chunk.id,
                         dense=[float(x) for x in dense[i].tolist()],
                         sparse=encoder.encode_document(chunk.embed_text),
                         payload=chunk.payload.model_dump(),
+                        sentences=None if (matrix := rows[i]) is None else matrix.tolist(),
                     )
                     for i, chunk in enumerate(block)
                 ]
@@ -405,6 +412,17 @@ class Indexer:
             rate = done / max(seconds, 1e-9)
             log.info("embedded %d chunks in %.1f s (%.0f chunks/s)", done, seconds, rate)
         return done
+
+    def _embed(self, block: Sequence[PreparedChunk]) -> tuple[Vectors, list[Vectors | None]]:
+        """Each chunk's vector and, when the embedder gives span vectors, the vectors of
+        its heading path and of each of its sentences (``SENTENCE_VECTORS``), from the
+        same run of the model."""
+        texts = [c.embed_text for c in block]
+        if not isinstance(self.embedder, SpanEmbedder):
+            return self.embedder.embed_documents(texts), [None] * len(block)
+        spans = [sentence_spans(c) for c in block]
+        dense, pooled = self.embedder.embed_documents_with_spans(texts, spans)
+        return dense, [rows if len(rows) else None for rows in pooled]
 
     def _validate(self, version: str, chunks: list[PreparedChunk], articles: list[Article]) -> None:
         """The new version holds exactly the planned points, every article, right vectors."""
@@ -430,6 +448,18 @@ class Indexer:
             )
         for validator in self.validators:
             validator(self.store, version, {a.slug for a in articles})
+
+
+def sentence_spans(chunk: PreparedChunk) -> list[tuple[int, int]]:
+    """Where a chunk's heading path and sentences are in the text it is embedded as (its
+    heading path, a line break, its text); none for a front-matter question."""
+    payload = chunk.payload
+    if payload.kind == "question":
+        return []
+    prefix = len(payload.heading_path)
+    if not chunk.embed_text.startswith(payload.heading_path + "\n"):
+        return []
+    return [(0, prefix)] + [(prefix + 1 + a, prefix + 1 + b) for a, b in payload.sentences]
 
 
 def _fingerprint(chunks: list[PreparedChunk]) -> str:

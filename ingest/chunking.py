@@ -138,10 +138,13 @@ def chunk_article(
         section_hash = _digest(section.heading_path, section.text)
         prefix = section.heading_path
         budget = max(config.max_tokens - count(prefix) - 1, MIN_BUDGET)
-        spans = splitter.spans(section.text)
+        spans = splitter.spans(section.text, whole=section.tables)
         prose_spans = (
-            splitter.spans(section.text, section.prose) if not all(section.prose) else spans
+            splitter.spans(section.text, section.prose, section.tables)
+            if not all(section.prose)
+            else spans
         )
+        table_lines = _table_lines(section.text, section.tables)
         groups = pack_sentences(section.text, spans, budget, config.overlap_tokens, count)
         for chunk_index, group in enumerate(groups):
             start, end = group[0][0], group[-1][1]
@@ -169,6 +172,10 @@ def chunk_article(
                         sentences=[
                             (a - start, b - start)
                             for a, b in group_sentences(prose_spans, start, end)
+                        ],
+                        tables=[
+                            (a - start, b - start)
+                            for a, b in group_sentences(table_lines, start, end)
                         ],
                         content_hash=content_hash,
                         section_hash=section_hash,
@@ -213,6 +220,17 @@ def chunk_article(
             ),
         )
     return chunks
+
+
+def _table_lines(text: str, tables: tuple[bool, ...]) -> list[tuple[int, int]]:
+    """Spans of the lines of ``text`` that belong to a table (header rows and rows)."""
+    out: list[tuple[int, int]] = []
+    position = 0
+    for number, line in enumerate(text.split("\n")):
+        if number < len(tables) and tables[number] and line.strip():
+            out.append((position, position + len(line)))
+        position += len(line) + 1
+    return out
 
 
 def group_sentences(spans: list[tuple[int, int]], start: int, end: int) -> list[tuple[int, int]]:

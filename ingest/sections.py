@@ -42,6 +42,9 @@ class Section:
     # Per line of ``text``: False for code and table-header lines, which are indexed and
     # quotable as context but never picked as an answer sentence on their own.
     prose: tuple[bool, ...] = ()
+    # Per line of ``text``: True for a table's lines (its header row, then one line per
+    # row, cells in page order joined by " | ", as the page shows them side by side).
+    tables: tuple[bool, ...] = ()
 
     @property
     def heading_path(self) -> str:
@@ -95,10 +98,13 @@ def inline_text(token: Token) -> str:
     return _SPACES.sub(" ", "".join(out)).strip()
 
 
-def block_lines(tokens: Sequence[Token]) -> list[tuple[str, bool]]:
+Line = tuple[str, bool, bool]  # text, prose (a sentence may start on it), in a table
+
+
+def block_lines(tokens: Sequence[Token]) -> list[Line]:
     """Plain-text lines of block tokens, each with whether it is prose (False for code
-    lines and table header rows)."""
-    lines: list[tuple[str, bool]] = []
+    lines and table header rows) and whether it is a table's (header or row)."""
+    lines: list[Line] = []
     row: list[str] | None = None
     header: list[str] = []
     in_head = False
@@ -114,8 +120,10 @@ def block_lines(tokens: Sequence[Token]) -> list[tuple[str, bool]]:
         elif kind == "tr_close" and row is not None:
             if in_head:
                 header = row
+                if any(header):
+                    lines.append((table_row(header), False, True))
             elif any(cell for cell in row):
-                lines.append((table_row(header, row), True))
+                lines.append((table_row(row), True, True))
             row = None
         elif kind == "admonition_open":
             skip_inline = not token.meta.get("explicit_title")
@@ -126,9 +134,9 @@ def block_lines(tokens: Sequence[Token]) -> list[tuple[str, bool]]:
         elif kind in _TITLED_CONTAINERS:
             title = container_title(token.info, token.markup)
             if title:
-                lines.append((title, True))
+                lines.append((title, True, False))
         elif kind == "shortcode" and token.meta.get("title"):
-            lines.append((str(token.meta["title"]), True))
+            lines.append((str(token.meta["title"]), True, False))
         elif kind == "inline":
             if skip_inline:
                 continue
@@ -136,27 +144,23 @@ def block_lines(tokens: Sequence[Token]) -> list[tuple[str, bool]]:
             if row is not None:
                 row.append(text)
             elif text:
-                lines.extend((part.strip(), True) for part in text.split("\n") if part.strip())
+                lines.extend(
+                    (part.strip(), True, False) for part in text.split("\n") if part.strip()
+                )
         elif kind in ("fence", "code_block"):
             code = token.content.rstrip("\n").split("\n")
-            lines.extend((line.rstrip(), False) for line in code)
+            lines.extend((line.rstrip(), False, False) for line in code)
         elif kind == "html_block":
             text = html_text(token.content)
             if text:
-                lines.append((text, True))
-    return [(_CONTROL.sub("", line), prose) for line, prose in lines if line.strip()]
+                lines.append((text, True, False))
+    return [(_CONTROL.sub("", line), prose, table) for line, prose, table in lines if line.strip()]
 
 
-def table_row(header: Sequence[str], cells: Sequence[str]) -> str:
-    """A table row as one self-contained line: ``Default: 80 | CLI Override: --print-width``
-    (each cell labelled with its column, so the row reads on its own in an answer)."""
-    if not any(header):
-        return " | ".join(cells)
-    return " | ".join(
-        f"{label}: {cell}" if label and cell else cell or label
-        for label, cell in zip(header, cells, strict=False)
-        if cell
-    )
+def table_row(cells: Sequence[str]) -> str:
+    """A table row as one line: its cells in page order, ``80 | --print-width <int>``
+    (what the page shows side by side; an answer renders it as a table again)."""
+    return " | ".join(cells)
 
 
 @dataclass(frozen=True)
@@ -211,10 +215,11 @@ def split_sections(
             heading=article_title,
             level=0,
             path=(article_title,),
-            text="\n".join(line for line, _ in intro),
+            text="\n".join(line for line, _, _ in intro),
             line=line_of,
             kind="overview",
-            prose=tuple(prose for _, prose in intro),
+            prose=tuple(prose for _, prose, _ in intro),
+            tables=tuple(table for _, _, table in intro),
         )
     ]
     stack: list[tuple[int, str]] = []  # (level, heading text) of the open ancestors
@@ -240,10 +245,11 @@ def split_sections(
                 heading=text,
                 level=level,
                 path=(article_title, *(heading for _, heading in stack)),
-                text="\n".join(line for line, _ in lines),
+                text="\n".join(line for line, _, _ in lines),
                 line=(opening.map[0] + 1) if opening.map else line_of,
                 kind=kind,
-                prose=tuple(prose for _, prose in lines),
+                prose=tuple(prose for _, prose, _ in lines),
+                tables=tuple(table for _, _, table in lines),
             )
         )
     span = (h1, h1 + 3) if h1 is not None else None

@@ -33,13 +33,20 @@ class SentenceSplitter:
         tokenizer._params.abbrev_types.update(_EXTRA_ABBREVIATIONS)
         return tokenizer
 
-    def spans(self, text: str, prose: Sequence[bool] = ()) -> list[tuple[int, int]]:
+    def spans(
+        self, text: str, prose: Sequence[bool] = (), whole: Sequence[bool] = ()
+    ) -> list[tuple[int, int]]:
         """Sentence spans of ``text``, each stripped of surrounding whitespace. Lines whose
-        ``prose`` flag is False (code, table headers) yield no sentences."""
+        ``prose`` flag is False (code, table headers) yield no sentences; lines whose
+        ``whole`` flag is True (table rows) are one sentence each."""
         out: list[tuple[int, int]] = []
         position = 0
         for number, line in enumerate(text.split("\n")):
-            if line.strip() and (number >= len(prose) or prose[number]):
+            if line.strip() and number < len(whole) and whole[number]:
+                if number >= len(prose) or prose[number]:
+                    lead = len(line) - len(line.lstrip())
+                    out.append((position + lead, position + len(line.rstrip())))
+            elif line.strip() and (number >= len(prose) or prose[number]):
                 for start, end in self._punkt.span_tokenize(line):
                     piece = line[start:end]
                     lead = len(piece) - len(piece.lstrip())

@@ -17,12 +17,27 @@ import sys
 import tarfile
 import tempfile
 import tomllib
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from kbcli.evaluate import EvalReport, diff_results, evaluate, failures, save_results, table
+from kbcli.evaluate import (
+    EvalReport,
+    IndexedSet,
+    ask_set,
+    diff_results,
+    evaluate,
+    failures,
+    indexed_set,
+    save_results,
+    table,
+)
+from kbcli.ranker_training import QuestionRows, collect, collect_gate, fit, fit_gate, top1
+from kbcore.answering.answerability import GATE_PATH, AnswerabilityGate, shipped_gate
+from kbcore.answering.ranker import RANKER_PATH, LinearRanker, shipped_ranker
+from kbcore.embedding.factory import build_embedder
 from kbcore.errors import KBError
 from kbcore.settings import Settings
 
@@ -39,6 +54,8 @@ class EvalSet:
     golden: Path
     minimum: dict[str, float] = field(default_factory=dict)
     maximum: dict[str, float] = field(default_factory=dict)
+    loco_minimum: dict[str, float] = field(default_factory=dict)  # held out (--loco)
+    loco_maximum: dict[str, float] = field(default_factory=dict)
 
 
 def _bounds(table: dict[str, Any], key: str) -> dict[str, float]:
@@ -55,6 +72,8 @@ def load_sets(path: Path) -> tuple[dict[str, EvalSet], EvalSet]:
             golden=Path(spec.get("golden", DEFAULT_GOLDEN)),
             minimum=_bounds(spec, "min"),
             maximum=_bounds(spec, "max"),
+            loco_minimum=_bounds(spec, "loco_min"),
+            loco_maximum=_bounds(spec, "loco_max"),
         )
         for name, spec in data.get("sets", {}).items()
     }
@@ -151,6 +170,8 @@ def _print(name: str, report: EvalReport, body: dict[str, Any], chosen: EvalSet)
 
 def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     chosen = chosen_sets(args)
+    if args.loco or args.fit:
+        return run_loco(args, settings, chosen)
     single = len(chosen) == 1
     if not single and (args.save or args.diff):
         raise KBError("--save and --diff take one question set at a time")
@@ -167,3 +188,113 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
         out = next(iter(bodies.values())) if single else {"sets": bodies, "passed": passed}
         sys.stdout.write(json.dumps(out) + "\n")
     return 0 if passed else 1
+
+
+# Metrics shown side by side, fitted on every set (in-sample) and on the others (held out).
+LOCO_METRICS = (
+    "lead_at_300",
+    "answer_chars_median",
+    "answer_in_context",
+    "facts_with_evidence",
+    "article_cited",
+    "refusal_accuracy",
+    "near_miss_refusal",
+    "false_refusal_rate",
+)
+
+
+def _data_dir(args: argparse.Namespace, name: str) -> Path | None:
+    return Path(args.data) / name if args.data else None
+
+
+def run_loco(args: argparse.Namespace, settings: Settings, chosen: list[EvalSet]) -> int:
+    """Fit the sentence ranker and the answerability gate on the sets, and score each set
+    with them fitted on all sets (in-sample) and on the other sets only (held out: leave
+    one corpus out). With ``--fit`` the ones fitted on all sets are written into
+    ``kbcore/assets`` first (what the release ships)."""
+    if len(chosen) < 2:
+        raise KBError("--loco and --fit need two or more question sets (--all)")
+    embedder = build_embedder(settings)
+    with ExitStack() as stack:
+        sets: dict[str, IndexedSet] = {}
+        rows: dict[str, list[QuestionRows]] = {}
+        for item in chosen:
+            content = item.content or settings.content_dir
+            local = settings.model_copy(update={"content_dir": content})
+            indexed = stack.enter_context(
+                indexed_set(local, item.golden, _data_dir(args, item.name), embedder)
+            )
+            sets[item.name] = indexed
+            neutral = indexed.engine(LinearRanker.neutral(), AnswerabilityGate.open_gate())
+            rows[item.name] = collect(item.name, neutral, indexed.golden)
+
+        def fitted(names: list[str]) -> tuple[LinearRanker, AnswerabilityGate]:
+            ranker = fit([q for name in names for q in rows[name]])
+            opened = AnswerabilityGate.open_gate()
+            gate_rows = [
+                row
+                for name in names
+                for row in collect_gate(name, sets[name].engine(ranker, opened), sets[name].golden)
+            ]
+            return ranker, fit_gate(gate_rows)
+
+        names = list(rows)
+        if args.fit:
+            ranker, gate = fitted(names)
+            RANKER_PATH.write_text(json.dumps(ranker.to_json(), indent=1) + "\n")
+            GATE_PATH.write_text(json.dumps(gate.to_json(), indent=1) + "\n")
+            print(f"fitted on {sum(len(r) for r in rows.values())} questions of {len(rows)} sets")
+        else:
+            ranker, gate = shipped_ranker(), shipped_gate()
+        bodies: dict[str, dict[str, Any]] = {}
+        for item in chosen:
+            held_ranker, held_gate = fitted([name for name in names if name != item.name])
+            inside = ask_set(sets[item.name], ranker, gate)
+            outside = ask_set(sets[item.name], held_ranker, held_gate)
+            failed = failures(inside.metrics, item.minimum, item.maximum)
+            failed += [
+                f"held out: {f}"
+                for f in failures(outside.metrics, item.loco_minimum, item.loco_maximum)
+            ]
+            bodies[item.name] = {
+                "in_sample": {k: round(v, 4) for k, v in inside.metrics.items()},
+                "held_out": {k: round(v, 4) for k, v in outside.metrics.items()},
+                "ranker_top1": {
+                    "in_sample": round(top1(ranker, rows[item.name]), 4),
+                    "held_out": round(top1(held_ranker, rows[item.name]), 4),
+                },
+                "index": inside.index,
+                "counts": inside.counts,
+                "passed": not failed,
+                "failures": failed,
+            }
+    passed = all(body["passed"] for body in bodies.values())
+    if args.json:
+        sys.stdout.write(json.dumps({"sets": bodies, "passed": passed}) + "\n")
+    else:
+        _print_loco(bodies)
+    return 0 if passed else 1
+
+
+def _print_loco(bodies: dict[str, dict[str, Any]]) -> None:
+    names = list(bodies)
+    header = f"{'metric':<22}" + "".join(f"{name[:18]:>20}" for name in names)
+    print("in-sample / held out (ranker fitted on every set / on the other sets only)")
+    print(header)
+    for metric in (*LOCO_METRICS, "ranker_top1"):
+        cells = []
+        for name in names:
+            body = bodies[name]
+            if metric == "ranker_top1":
+                a, b = body[metric]["in_sample"], body[metric]["held_out"]
+            else:
+                a, b = body["in_sample"][metric], body["held_out"][metric]
+            cells.append(
+                f"{a:.0f} / {b:.0f}" if metric.endswith("median") else f"{a:.3f} / {b:.3f}"
+            )
+        print(f"{metric:<22}" + "".join(f"{cell:>20}" for cell in cells))
+    for name, body in bodies.items():
+        if body["failures"]:
+            print(f"FAILED {name}: " + "; ".join(body["failures"]))
+    if all(body["passed"] for body in bodies.values()):
+        print("thresholds met")

@@ -13,6 +13,8 @@ import statistics
 import tempfile
 import time
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,9 +22,14 @@ from typing import Any
 from ingest.articles import Article, load_content
 from ingest.report import IngestReport
 from ingest.runner import content_source, ingest
+from kbcore.answering.answerability import AnswerabilityGate, shipped_gate
 from kbcore.answering.citations import answer_is_its_quotes
 from kbcore.answering.engine import ChatEngine, build_chat_engine
 from kbcore.answering.models import Turn
+from kbcore.answering.ranker import LinearRanker, shipped_ranker
+from kbcore.answering.reading import prose_of, read_first
+from kbcore.answering.scoring import SentenceScorer
+from kbcore.embedding.base import Embedder
 from kbcore.errors import ContentError
 from kbcore.metrics import ndcg_at
 from kbcore.runtime import Runtime
@@ -32,11 +39,13 @@ METRICS = (
     "hit_at_1", "hit_at_3", "hit_at_5", "mrr", "ndcg_at_10",
     "section_hit_at_1", "section_hit_at_3", "section_hit_at_5", "section_mrr",
     "section_ndcg_at_10",
-    "answer_in_context", "article_cited", "citation_validity", "citation_precision",
+    "lead_at_300", "answer_chars_median",
+    "answer_in_context", "facts_with_evidence", "article_cited", "citation_validity", "citation_precision",
     "answer_equals_quotes",
-    "refusal_accuracy", "false_refusal_rate",
+    "refusal_accuracy", "near_miss_refusal", "false_refusal_rate",
     "latency_p50_ms", "latency_p95_ms",
 )  # fmt: skip
+LEAD_CHARS = 300  # what a reader sees first: lead@300 asks for every fact in it
 
 
 @dataclass
@@ -51,6 +60,9 @@ class QuestionResult:
     citations: list[str]  # "article#anchor"
     facts_found: int
     facts_total: int
+    facts_shown: int  # facts in the answer or in the evidence quotes shown after it
+    facts_lead: int  # facts within the first LEAD_CHARS characters a reader sees
+    chars: int  # the answer's prose as it reads (markers, fences and code left out)
     article_ranking: list[str]
     section_ranking: list[str]
     valid_citations: int
@@ -59,6 +71,7 @@ class QuestionResult:
     reason: str = ""
     reason_detail: str = ""
     verbatim: bool | None = None  # extractive answers: the text is exactly its quotes
+    kind: str = ""  # unanswerable questions: "near_miss" or "off_topic"
 
 
 @dataclass
@@ -152,6 +165,11 @@ async def _ask_all(
                 article_ranking.append(hit.article)
         text = answer.answer.lower()
         facts = [f for f in q.get("facts", []) if f.lower() in text]
+        shown = " ".join([text, *(c.quote.lower() for c in answer.citations if not c.in_answer)])
+        facts_shown = [f for f in q.get("facts", []) if f.lower() in shown]
+        in_answer = [c for c in answer.citations if c.in_answer]
+        lead = read_first(answer.answer, LEAD_CHARS).lower()
+        lead_facts = [f for f in q.get("facts", []) if _norm(f) in lead]
         valid = sum(
             1
             for c in answer.citations
@@ -166,19 +184,23 @@ async def _ask_all(
                 answer=answer.answer,
                 citations=[f"{c.article}#{c.anchor}" for c in answer.citations],
                 facts_found=len(facts),
+                facts_shown=len(facts_shown),
                 facts_total=len(q.get("facts", [])),
+                facts_lead=len(lead_facts),
+                chars=len(prose_of(answer.answer)) if answer.grounded else 0,
                 article_ranking=article_ranking,
                 section_ranking=[f"{h.article}#{h.anchor}" for h in hits.hits],
                 valid_citations=valid,
-                expected_citations=sum(c.article == q.get("article") for c in answer.citations),
+                expected_citations=sum(c.article == q.get("article") for c in in_answer),
                 latency_ms=latency,
                 reason=answer.reason,
                 reason_detail=answer.refusal.detail if answer.refusal is not None else "",
                 verbatim=(
-                    answer_is_its_quotes(answer.answer, answer.citations)
+                    answer_is_its_quotes(answer.answer, in_answer)
                     if answer.grounded and answer.answerer in ("extractive", "faq")
                     else None
                 ),
+                kind=str(q.get("kind") or ""),
             )
         )
     return results
@@ -205,6 +227,15 @@ def score(golden: list[dict[str, Any]], results: list[QuestionResult]) -> EvalRe
         metrics[f"{level}ndcg_at_10"] = sum(ndcgs) / n
     facts_total = sum(r.facts_total for r in answerable) or 1
     metrics["answer_in_context"] = sum(r.facts_found for r in answerable) / facts_total
+    metrics["facts_with_evidence"] = sum(r.facts_shown for r in answerable) / facts_total
+    with_facts = [r for r in answerable if r.facts_total]
+    metrics["lead_at_300"] = (
+        sum(r.grounded and r.facts_lead == r.facts_total for r in with_facts) / len(with_facts)
+        if with_facts
+        else 0.0
+    )
+    lengths = [r.chars for r in results if r.grounded]
+    metrics["answer_chars_median"] = statistics.median(lengths) if lengths else 0.0
     citations = sum(len(r.citations) for r in results)
     metrics["citation_validity"] = (
         sum(r.valid_citations for r in results) / citations if citations else 1.0
@@ -223,6 +254,10 @@ def score(golden: list[dict[str, Any]], results: list[QuestionResult]) -> EvalRe
     metrics["refusal_accuracy"] = (
         sum(not r.grounded for r in unanswerable) / len(unanswerable) if unanswerable else 1.0
     )
+    near_misses = [r for r in unanswerable if r.kind == "near_miss"]
+    metrics["near_miss_refusal"] = (
+        sum(not r.grounded for r in near_misses) / len(near_misses) if near_misses else 1.0
+    )
     metrics["false_refusal_rate"] = (
         sum(not r.grounded for r in answerable) / len(answerable) if answerable else 0.0
     )
@@ -240,29 +275,74 @@ def score(golden: list[dict[str, Any]], results: list[QuestionResult]) -> EvalRe
     return EvalReport(metrics=metrics, questions=results, counts=counts)
 
 
-def evaluate(settings: Settings, golden_path: Path, data_dir: Path | None = None) -> EvalReport:
+@dataclass
+class IndexedSet:
+    """A question set over its indexed docs tree, ready to be asked."""
+
+    runtime: Runtime
+    settings: Settings
+    golden: list[dict[str, Any]]
+    sections: dict[tuple[str, str], str]
+    index: dict[str, Any]
+
+    def engine(
+        self, ranker: LinearRanker | None = None, gate: AnswerabilityGate | None = None
+    ) -> ChatEngine:
+        """The chat pipeline over this index (with ``ranker`` and ``gate`` instead of the
+        shipped ones, when given)."""
+        if ranker is None and gate is None:
+            return build_chat_engine(self.runtime.retriever, self.settings)
+        retriever = self.runtime.retriever
+        return ChatEngine(
+            retriever=retriever,
+            scorer=SentenceScorer(
+                retriever.embedder, retriever.encoder, ranker=ranker or shipped_ranker()
+            ),
+            gate=gate or shipped_gate(),
+        )
+
+
+@contextmanager
+def indexed_set(
+    settings: Settings,
+    golden_path: Path,
+    data_dir: Path | None = None,
+    embedder: Embedder | None = None,
+) -> Iterator[IndexedSet]:
     """Index ``settings.content_dir`` into ``data_dir`` (a temporary folder unless given)
-    with embedded Qdrant, and score it."""
+    with the embedded store, and resolve the questions' targets against it."""
     golden = load_golden(golden_path)
     with tempfile.TemporaryDirectory(prefix="kb-eval-") as scratch:
         folder = data_dir if data_dir is not None else Path(scratch)
-        runtime = Runtime.open(settings.model_copy(update={"data_dir": folder}))
-        return _evaluate(runtime, settings, golden)
+        runtime = Runtime.open(settings.model_copy(update={"data_dir": folder}), embedder=embedder)
+        try:
+            indexed = ingest(runtime, validators=())
+            articles = load_content(content_source(settings)).articles
+            resolve_targets(golden, articles)
+            sections = {(a.slug, s.anchor): s.text for a in articles for s in a.sections}
+            yield IndexedSet(runtime, settings, golden, sections, index_summary(indexed))
+        finally:
+            runtime.close()
 
 
-def _evaluate(runtime: Runtime, settings: Settings, golden: list[dict[str, Any]]) -> EvalReport:
-    try:
-        indexed = ingest(runtime, validators=())
-        engine = build_chat_engine(runtime.retriever, settings)
-        articles = load_content(content_source(settings)).articles
-        resolve_targets(golden, articles)
-        sections = {(a.slug, s.anchor): s.text for a in articles for s in a.sections}
-        results = asyncio.run(_ask_all(engine, golden, sections))
-    finally:
-        runtime.close()
-    report = score(golden, results)
-    report.index = index_summary(indexed)
+def ask_set(
+    indexed: IndexedSet,
+    ranker: LinearRanker | None = None,
+    gate: AnswerabilityGate | None = None,
+) -> EvalReport:
+    """Ask every question of an indexed set and score the answers."""
+    engine = indexed.engine(ranker, gate)
+    results = asyncio.run(_ask_all(engine, indexed.golden, indexed.sections))
+    report = score(indexed.golden, results)
+    report.index = indexed.index
     return report
+
+
+def evaluate(settings: Settings, golden_path: Path, data_dir: Path | None = None) -> EvalReport:
+    """Index ``settings.content_dir`` into ``data_dir`` (a temporary folder unless given)
+    with the embedded store, and score it."""
+    with indexed_set(settings, golden_path, data_dir) as indexed:
+        return ask_set(indexed)
 
 
 def load_thresholds(path: Path) -> tuple[dict[str, float], dict[str, float]]:
@@ -301,7 +381,7 @@ def table(metrics: dict[str, float], minimum: dict[str, float], maximum: dict[st
         elif name in maximum:
             target = f"<= {maximum[name]:g}"
             status = "ok" if value <= maximum[name] else "FAIL"
-        shown = f"{value:.1f}" if name.endswith("_ms") else f"{value:.3f}"
+        shown = f"{value:.1f}" if name.endswith(("_ms", "_median")) else f"{value:.3f}"
         lines.append(f"{name:<22}{shown:>10}  {target:<10}{status}")
     return "\n".join(lines)
 

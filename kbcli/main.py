@@ -260,6 +260,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save", metavar="FILE", help="write per-question results as JSON")
     p.add_argument("--diff", metavar="BASE", help="a results file or git ref to compare with")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--loco",
+        action="store_true",
+        help="also score each set with the sentence ranker fitted on the other sets only",
+    )
+    p.add_argument(
+        "--fit",
+        action="store_true",
+        help="fit the sentence ranker and answerability gate on the sets (into kbcore/assets)",
+    )
     p.set_defaults(handler=cmd_eval)
 
     p = sub.add_parser("analytics", help="what visitors asked and what the docs lacked")

@@ -22,18 +22,24 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
+
 from kbcore.schema import IndexManifest
 from kbcore.sparse import SparseVector
+
+Matrix = np.ndarray[Any, np.dtype[np.float32]]
 
 
 @dataclass(frozen=True)
 class StoredPoint:
-    """A chunk as stored: its id, both vectors and its payload."""
+    """A chunk as stored: its id, both vectors, its payload and, where the embedder
+    gives them, the vectors of its heading path and sentences (``SENTENCE_VECTORS``)."""
 
     id: str
     dense: list[float]
     sparse: SparseVector
     payload: dict[str, Any]
+    sentences: list[list[float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,11 @@ class IndexStore(Protocol):
 
     def payloads(self, version: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The payloads of points by id (missing ids are left out)."""
+        ...
+
+    def sentence_vectors(self, version: str, ids: Sequence[str]) -> dict[str, Matrix]:
+        """The heading-and-sentence vectors of points by id, one row each (points stored
+        without them, and missing ids, are left out)."""
         ...
 
     def nearest(

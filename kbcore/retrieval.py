@@ -40,6 +40,7 @@ class SectionHit:
     dense_score: float | None
     sparse_score: float | None
     chunks: list[ChunkPayload] = field(default_factory=list)
+    chunk_ids: list[str] = field(default_factory=list)  # the point id of each chunk
 
     @property
     def text(self) -> str:
@@ -99,8 +100,10 @@ class Retriever:
         mode: SearchMode = "hybrid",
         version: str | None = None,
         query_vector: Vectors | None = None,
+        depth: int = 4,
     ) -> SearchResult:
-        """Top ``k`` sections for ``query`` (``query_vector``: its embedding, if known)."""
+        """Top ``k`` sections for ``query`` (``query_vector``: its embedding, if known),
+        from the best ``depth * k`` chunks (deeper: more of each section's chunks)."""
         version = version or self.resolve()
         dense: list[float] | None = None
         if mode != "sparse":
@@ -108,7 +111,7 @@ class Retriever:
                 with self.observer.stage("embedding"):
                     query_vector = self.embedder.embed_query(query)
             dense = query_vector.tolist()
-        limit = max(k * 4, 20)
+        limit = max(k * depth, 20)
         with self.observer.stage("retrieval"):
             sparse = self.encoder.encode_query(query) if mode != "dense" else None
             found = self.store.candidates(
@@ -192,6 +195,7 @@ def _collapse(
             hit.dense_score = _best(hit.dense_score, dense)
             hit.sparse_score = _best(hit.sparse_score, sparse)
         hit.chunks.append(chunk)
+        hit.chunk_ids.append(str(point.id))
     for hit in sections.values():
         if hit.article in questions:
             score, _ = questions[hit.article]

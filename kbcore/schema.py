@@ -12,7 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "bm25"
-SCHEMA_VERSION = 2
+# A multivector per chunk: row 0 is its heading path, then one row per sentence of
+# ``ChunkPayload.sentences``, each pooled from the chunk's own embedding run (so the
+# answerer compares sentences with the question without embedding them per question).
+SENTENCE_VECTORS = "sentences"
+SCHEMA_VERSION = 3
 _POINT_NAMESPACE = uuid.UUID("6d1f0b55-3f3a-4c1e-9a4e-6b1b7f6c2a10")
 
 ChunkKind = Literal["overview", "section", "faq", "question"]
@@ -45,6 +49,10 @@ class ChunkPayload(BaseModel):
     text: str
     start: int = Field(description="Offset of `text` in the section's plain text.")
     sentences: list[tuple[int, int]] = Field(description="Sentence spans within `text`.")
+    tables: list[tuple[int, int]] = Field(
+        default_factory=list,
+        description="Spans within `text` of table lines: a header row, then one per row.",
+    )
     tags: list[str]
     updated: str
     summary: str

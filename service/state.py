@@ -111,7 +111,7 @@ class ServiceState:
             return self._feedback
 
     def warm_in_background(self) -> None:
-        """Pre-embed the new version's sentences without delaying anything else."""
+        """Load the new version's vocabulary without delaying anything else."""
 
         def warm() -> None:
             try:
@@ -119,7 +119,7 @@ class ServiceState:
                 version = engine.retriever.resolve()
                 count = engine.warm(stop=self._warm_stop)
                 self.warmed_version = version
-                log.info("answer cache warmed with %d texts", count)
+                log.info("answer vocabulary loaded (%d chunks)", count)
             except Exception:  # warming is an optimisation; never fail because of it
                 log.exception("warming the answer cache failed")
 

@@ -65,9 +65,12 @@ def sentinel_ids(text: str) -> list[int]:
 def answer_is_its_quotes(answer: str, citations: Sequence[Citation]) -> bool:
     """Whether an extractive answer is its citations' quotes, in order, each with its
     ``[n]`` marker (at its end, or before the code block that ends it), a space or a line
-    break between two, code blocks fenced, and nothing else: no spacing, punctuation or
-    bracket of the articles changed."""
-    text = answer.replace("\n```\n", "\n")
+    break between two, code blocks fenced, table lines as Markdown table rows (with the
+    separator row under a header), a quote optionally led by the name its section
+    documents (its heading as code: ``server.port``: ...) or, when it opens with a table,
+    by its heading in bold and the marker (``**Print Width** [1]``), and nothing else: no
+    spacing, punctuation or bracket of the articles changed."""
+    text = _untabled(answer).replace("\n```\n", "\n")
     text = text[: -len("\n```")] if text.endswith("\n```") else text
     position = 0
     for number, citation in enumerate(citations, start=1):
@@ -77,18 +80,44 @@ def answer_is_its_quotes(answer: str, citations: Sequence[Citation]) -> bool:
                 return False
             position += 1
         cuts = [len(quote), *(i for i, c in enumerate(quote) if c == "\n")]
-        part = next(
-            (
-                quote[:cut] + mark + quote[cut:]
-                for cut in cuts
-                if text.startswith(quote[:cut] + mark + quote[cut:], position)
-            ),
-            None,
-        )
+        label = f"`{citation.heading}`: "
+        forms = [lead + quote[:cut] + mark + quote[cut:] for lead in ("", label) for cut in cuts]
+        forms.append(f"**{citation.heading}**{mark}\n{quote}")
+        part = next((form for form in forms if text.startswith(form, position)), None)
         if part is None:
             return False
         position += len(part)
     return position == len(text)
+
+
+_TABLE_ROW = re.compile(r"\| (.*) \|")
+_TABLE_SEPARATOR = re.compile(r"\|(?: --- \|)+")
+
+
+def _untabled(answer: str) -> str:
+    """An answer with its Markdown tables back to stored table lines (``| a | b |`` ->
+    ``a | b``, separator rows and the blank lines around a table dropped); code blocks
+    are left as they are."""
+    lines = answer.split("\n")
+    tabular = [False] * len(lines)
+    in_code = False
+    for i, line in enumerate(lines):
+        if line.startswith("```"):
+            in_code = not in_code
+        elif not in_code:
+            tabular[i] = bool(_TABLE_ROW.fullmatch(line) or _TABLE_SEPARATOR.fullmatch(line))
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        if tabular[i]:
+            row = _TABLE_ROW.fullmatch(line)
+            if row and not _TABLE_SEPARATOR.fullmatch(line):
+                out.append(row.group(1))
+            continue
+        beside = (i > 0 and tabular[i - 1]) or (i + 1 < len(lines) and tabular[i + 1])
+        if not line and beside:
+            continue  # the blank line around a table
+        out.append(line)
+    return "\n".join(out)
 
 
 def verify(

@@ -10,24 +10,32 @@ import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from cachetools import LRUCache
 
+from kbcore.answering.answerability import AnswerabilityGate, Evidence, gather, shipped_gate
 from kbcore.answering.citations import verify
 from kbcore.answering.extractive import Draft, ExtractiveAnswerer
 from kbcore.answering.llm import NOT_COVERED, LLMAnswerer, MarkerFilter
-from kbcore.answering.models import Answer, Refusal, RefusalCode, Suggestion, Turn
+from kbcore.answering.models import Answer, Citation, Refusal, RefusalCode, Suggestion, Turn
 from kbcore.answering.rewrite import (
     Rewrite,
     last_user_question,
     rewrite_follow_up,
 )
-from kbcore.answering.scoring import SentenceScorer
+from kbcore.answering.scoring import ScoredSentence, SentenceScorer
+from kbcore.answering.signals import YES_NO_QUESTION
 from kbcore.answering.sources import Source, text_chunks
-from kbcore.answering.support import MIN_DENSE, SUPPORT_SOURCES, Support, assess
+from kbcore.answering.support import (
+    MIN_DENSE,
+    SUPPORT_SOURCES,
+    Support,
+    assess,
+    refusal_for,
+)
 from kbcore.answering.vocabulary import Vocabulary, build_vocabulary
 from kbcore.embedding.base import Vectors
 from kbcore.retrieval import Retriever, SectionHit
@@ -35,12 +43,14 @@ from kbcore.settings import Settings
 
 log = logging.getLogger(__name__)
 SOURCES = 6  # sections the answer is chosen from (5 -> 6: see the README quality notes)
+# Chunks fused per section asked for: deep enough that a long section brings the chunks
+# that hold its answer, not only the one that matched best.
+CHUNK_DEPTH = 8
 # A short message that finds a section at least this close on its own is a question of
 # its own, not a follow-up ("what value of k?" finds the FAQ entry that answers it).
 STANDALONE_SIMILARITY = 0.45
 FOCUS_SHARE = 0.7
 STREAM_PIECE = 48
-WARM_LIMIT = 6000  # characters per delta when streaming an extractive answer
 Event = tuple[str, dict[str, Any]]
 SUGGESTIONS = 3
 VOCABULARY_CACHE = 4
@@ -64,6 +74,9 @@ class Prepared:
     index_version: str
     vocabulary: Vocabulary
     support: Support
+    focus: Vectors  # what sentences are compared with
+    ranked: list[ScoredSentence] = field(default_factory=list)  # best first
+    evidence: Evidence | None = None  # what the answerability gate saw
 
     @property
     def by_key(self) -> dict[tuple[str, str], Source]:
@@ -80,6 +93,7 @@ class ChatEngine:
     scorer: SentenceScorer | None = None
     extractive: ExtractiveAnswerer | None = None
     llm: LLMAnswerer | None = None
+    gate: AnswerabilityGate = field(default_factory=shipped_gate)
     _vocabularies: LRUCache[str, Vocabulary] = field(
         default_factory=lambda: LRUCache(VOCABULARY_CACHE)
     )
@@ -117,15 +131,38 @@ class ChatEngine:
         with self.retriever.observer.stage("embedding"):
             vector = self.retriever.embedder.embed_query(rewrite.query)
         result = self.retriever.search(
-            rewrite.query, k=self.sources, tags=tags, version=version, query_vector=vector
+            rewrite.query,
+            k=self.sources,
+            tags=tags,
+            version=version,
+            query_vector=vector,
+            depth=CHUNK_DEPTH,
         )
-        sources = [
-            Source(number=i + 1, hit=hit, chunks=text_chunks(hit))
-            for i, hit in enumerate(result.hits)
-        ]
+        sources = self._sources(result.hits, version)
         vocabulary = self.vocabulary(version)
         floor = vocabulary.floor if vocabulary.floor is not None else self.min_dense
         support = assess(rewrite.query, sources, floor, vocabulary, message, self.retriever.encoder)
+        focus = self._focus(message, rewrite, vector)
+        ranked: list[ScoredSentence] = []
+        evidence: Evidence | None = None
+        if support.grounded:
+            assert self.scorer is not None
+            ranked = self.scorer.score(message, focus, sources, vocabulary, rewrite.context)
+            evidence = gather(
+                message,
+                sources,
+                ranked,
+                floor,
+                vocabulary,
+                self.retriever.encoder,
+                support.unsupported,
+                support.missing_value,
+                support.asks_value,
+                bool(YES_NO_QUESTION.match(message)),
+            )
+            if not self.gate.answers(evidence.features):
+                refusal = refusal_for(support, evidence.uncovered, floor)
+                support = replace(support, grounded=False, refusal=refusal)
         return Prepared(
             message=message,
             rewrite=rewrite,
@@ -136,7 +173,28 @@ class ChatEngine:
             index_version=result.index_version,
             vocabulary=vocabulary,
             support=support,
+            focus=focus,
+            ranked=ranked,
+            evidence=evidence,
         )
+
+    def _sources(self, hits: Sequence[SectionHit], version: str) -> list[Source]:
+        """The hits as numbered sources, with their stored sentence vectors (one read)."""
+        ids: dict[str, tuple[int, int]] = {}
+        for number, hit in enumerate(hits):
+            for chunk, point_id in zip(hit.chunks, hit.chunk_ids, strict=False):
+                if chunk.kind != "question":
+                    ids[point_id] = (number, chunk.chunk_index)
+        with self.retriever.observer.stage("retrieval"):
+            stored = self.retriever.store.sentence_vectors(version, list(ids))
+        vectors: list[dict[int, Vectors]] = [{} for _ in hits]
+        for point_id, rows in stored.items():
+            number, chunk_index = ids[point_id]
+            vectors[number][chunk_index] = rows
+        return [
+            Source(number=i + 1, hit=hit, chunks=text_chunks(hit), vectors=vectors[i])
+            for i, hit in enumerate(hits)
+        ]
 
     def _stands_alone(self, message: str, version: str) -> bool:
         """Whether a short message finds a close section by itself."""
@@ -144,18 +202,28 @@ class ChatEngine:
         return max((h.dense_score or 0.0 for h in hits), default=0.0) >= STANDALONE_SIMILARITY
 
     def focus_vector(self, prepared: Prepared) -> Vectors:
+        """What sentences are compared with (see ``_focus``)."""
+        return prepared.focus
+
+    def _focus(self, message: str, rewrite: Rewrite, query_vector: Vectors) -> Vectors:
         """What sentences are compared with: for a follow-up, mostly the visitor's own
         words ("does the order matter?"), a little of the question it follows."""
-        if not prepared.rewrite.context:
-            return prepared.query_vector
-        own = self.retriever.embedder.embed_query(prepared.message)
-        mixed = FOCUS_SHARE * own + (1 - FOCUS_SHARE) * prepared.query_vector
+        if not rewrite.context:
+            return query_vector
+        own = self.retriever.embedder.embed_query(message)
+        mixed = FOCUS_SHARE * own + (1 - FOCUS_SHARE) * query_vector
         vector: Vectors = (mixed / max(float(np.linalg.norm(mixed)), 1e-12)).astype(np.float32)
         return vector
 
     def finish(self, prepared: Prepared, draft: Draft) -> Answer:
         """Verify a draft; if nothing verifiable remains, refuse."""
         text, citations = verify(draft.text, draft.citations, prepared.by_key)
+        sources = prepared.by_key
+        checked = [c for c in draft.evidence if _verified(c, sources)]
+        evidence = [
+            replace(c, id=len(citations) + n, in_answer=False)
+            for n, c in enumerate(checked, start=1)
+        ]
         if not citations:
             detail = (
                 "the language model found no answer in the closest sections"
@@ -165,7 +233,7 @@ class ChatEngine:
             return self.refusal(prepared, Refusal(RefusalCode.UNVERIFIED, detail))
         return Answer(
             answer=text,
-            citations=citations,
+            citations=citations + evidence,
             grounded=True,
             suggestions=[],
             index_version=prepared.index_version,
@@ -173,32 +241,11 @@ class ChatEngine:
             answerer=draft.mode,
         )
 
-    def warm(self, limit: int = WARM_LIMIT, stop: threading.Event | None = None) -> int:
-        """Embed the served version's headings and quotable sentences ahead of questions,
-        so first-time questions answer as fast as repeated ones. Skipped for knowledge
-        bases with more than ``limit`` sentences. Returns the number of texts embedded."""
-        assert self.scorer is not None
-        version = self.retriever.resolve()
-        self.vocabulary(version)
-        texts: dict[str, None] = {}
-        fields = ["text", "sentences", "heading", "kind"]
-        for _, payload in self.retriever.store.scroll(version, fields):
-            if payload.get("kind") == "question":
-                continue
-            texts[str(payload.get("heading", ""))] = None
-            text = str(payload.get("text", ""))
-            for start, end in payload.get("sentences") or []:
-                texts[text[start:end]] = None
-            if len(texts) > limit:
-                return 0
-        items = list(texts)
-        for start in range(0, len(items), 64):
-            if stop is not None and stop.is_set():
-                return start
-            self.scorer.similarity(
-                np.zeros(self.retriever.embedder.dim, np.float32), items[start : start + 64]
-            )
-        return len(items)
+    def warm(self, stop: threading.Event | None = None) -> int:
+        """Load what the served version's answers need before the first question (its
+        vocabulary; sentence vectors are stored in the index). Returns the number of
+        chunks the vocabulary covers."""
+        return self.vocabulary(self.retriever.resolve()).documents
 
     @property
     def answerer(self) -> str:
@@ -250,10 +297,11 @@ class ChatEngine:
             draft = await asyncio.to_thread(
                 self.extractive.draft,
                 message,
-                self.focus_vector(prepared),
+                prepared.focus,
                 prepared.sources,
                 prepared.vocabulary,
                 prepared.rewrite.context,
+                prepared.ranked,
             )
             answer = self.finish(prepared, draft)
             for piece in _pieces(answer.answer):
@@ -305,6 +353,12 @@ class ChatEngine:
             answerer="refusal",
             refusal=why,
         )
+
+
+def _verified(citation: Citation, sources: dict[tuple[str, str], Source]) -> bool:
+    """Whether a citation's quote is a verbatim span of its section's stored text."""
+    source = sources.get((citation.article, citation.anchor))
+    return source is not None and source.contains(citation.quote)
 
 
 def _pieces(text: str, size: int = STREAM_PIECE) -> list[str]:

@@ -1,60 +1,73 @@
-"""The default answerer: no LLM, no network. It answers with the few sentences of the
-retrieved sections that best answer the question, each group followed by its marker.
+"""The default answerer: no LLM, no network. It leads with the sentence that answers.
 
-When the best hit is an FAQ entry whose question matches the visitor's, the entry's own
-answer is used as it stands.
+An answer is read the way a visitor reads it, first lines first:
+
+- the **lead**: the sentence the ranker (``kbcore.answering.ranker``) scores highest as
+  the answer, never a bare heading-like fragment, a question or a pointer elsewhere; a
+  sentence ending in ":" brings the code (or the first list items) it introduces;
+- then at most what the lead needs: up to ``SUPPORT`` more of the best sentences, scored
+  within ``SUPPORT_MARGIN`` of the lead, from sections that bear on the question (as
+  similar as the index's refusal floor), never a passage already said on another page;
+- all of it within ``MAX_PROSE`` characters of prose as read (code blocks aside).
+
+Every part is a verbatim quote with its marker; the citations carry the quotes. When the
+best hit is an FAQ entry whose question matches the visitor's, the entry's own answer
+leads as it stands.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
+from kbcore.answering import signals as sig
 from kbcore.answering.citations import marker
+from kbcore.answering.features import names_identifier
 from kbcore.answering.models import Citation
+from kbcore.answering.reading import prose_of
 from kbcore.answering.scoring import ScoredSentence, SentenceScorer
 from kbcore.answering.sources import Passage, Sentence, Source
 from kbcore.answering.vocabulary import Vocabulary
 from kbcore.embedding.base import Vectors
 
-MAX_SENTENCES = 8
-MAX_SECTIONS = 3
-PER_SECTION = 3  # the first section may give one more
-MAX_CHARS = 1000  # sentences stop being added once the answer is this long
-# When the counts above stop an answer short of MAX_CHARS (short sentences: table rows,
-# list items, option lines), the sections already chosen fill the room: up to
-# FILL_SENTENCES in all, FILL_FIRST of them from the best section.
-FILL_SENTENCES = 12
-FILL_FIRST = 8
+MAX_PROSE = 450  # characters of prose (as read, code aside) an answer stops at
+SUPPORT = 2  # sentences that may follow the lead
+SUPPORT_MARGIN = 2.0  # log-odds below the lead a supporting sentence may score
+SUPPORT_POOL = 4  # the best sentences a supporting one is taken from
 FAQ_MATCH = 0.95
 FAQ_SENTENCES = 3
 LIST_ITEMS = 4  # items that follow a sentence ending in ":" come with it
+EVIDENCE = 2  # sections whose best sentence is shown after the answer as evidence
+EVIDENCE_MARGIN = 3.0  # log-odds below the lead such a sentence may score
+SAME_PASSAGE = 0.8  # word overlap above which two passages say the same thing
+_WORDS = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
 class Draft:
-    """An answer before verification: text with markers, and the citations they use."""
+    """An answer before verification: text with markers, the citations they use, and
+    evidence shown after it (quotes the text does not repeat)."""
 
     text: str
     citations: list[Citation]
     mode: str
+    evidence: list[Citation] = field(default_factory=list)
 
 
 @dataclass
 class ExtractiveAnswerer:
-    """Builds an answer from verbatim sentences of the sources."""
+    """Builds an answer from verbatim sentences of the sources, lead first."""
 
     scorer: SentenceScorer
-    max_sentences: int = MAX_SENTENCES
-    max_sections: int = MAX_SECTIONS
-    per_section: int = PER_SECTION
-    first_section: int = PER_SECTION + 1
-    max_chars: int = MAX_CHARS
-    fill_sentences: int = FILL_SENTENCES
-    fill_first: int = FILL_FIRST
+    max_prose: int = MAX_PROSE
+    support: int = SUPPORT
+    support_margin: float = SUPPORT_MARGIN
+    support_pool: int = SUPPORT_POOL
     related_only: bool = True
-    section_gap: float = 10.0
     faq_match: float = FAQ_MATCH
+    evidence: int = EVIDENCE
+    evidence_margin: float = EVIDENCE_MARGIN
 
     def draft(
         self,
@@ -63,18 +76,51 @@ class ExtractiveAnswerer:
         sources: Sequence[Source],
         vocabulary: Vocabulary,
         context: str = "",
+        ranked: Sequence[ScoredSentence] | None = None,
     ) -> Draft:
-        """Answer ``focus`` (the visitor's words; ``context`` = the question it follows)."""
-        scored = self.scorer.score(focus, query_vector, sources, vocabulary, context=context)
+        """Answer ``focus`` (the visitor's words; ``context`` = the question it follows;
+        ``ranked``: the sources' sentences already scored, best first)."""
+        scored = (
+            list(ranked)
+            if ranked
+            else self.scorer.score(focus, query_vector, sources, vocabulary, context=context)
+        )
         if not scored:
             return Draft("", [], "extractive")
         faq = self._faq_entry(query_vector, scored[0].source)
         if faq:
-            # The FAQ entry's own answer comes first, whole; the best other sentences
-            # fill the remaining room.
-            rest = [s for s in scored if s.source is not faq[0].source]
-            return Draft(*_compose(self._choose(faq + rest, vocabulary.floor)), mode="faq")
-        return Draft(*_compose(self._choose(scored, vocabulary.floor)), mode="extractive")
+            # The FAQ entry's own answer leads, whole; the best other sentences may follow.
+            scored = faq + [s for s in scored if s.source is not faq[0].source]
+        chosen = self._choose(scored, vocabulary.floor)
+        text, citations = _compose(chosen)
+        evidence = self._evidence(chosen, scored, vocabulary.floor)
+        cited = [s.source.cite(0, s.text) for s in evidence]
+        evidence_citations = [replace(c, in_answer=False) for c in cited]
+        return Draft(text, citations, "faq" if faq else "extractive", evidence_citations)
+
+    def _evidence(
+        self, chosen: list[ScoredSentence], scored: list[ScoredSentence], floor: float | None
+    ) -> list[ScoredSentence]:
+        """The best sentence of up to ``evidence`` more sections that bear on the question
+        and score within ``evidence_margin`` of the lead, saying something the answer
+        does not: what a reader checks next when the lead is not what they meant."""
+        lead = chosen[0]
+        used = {c.source.number for c in chosen}
+        out: list[ScoredSentence] = []
+        for candidate in scored:
+            if len(out) >= self.evidence:
+                break
+            if lead.score < 10.0 and candidate.score < lead.score - self.evidence_margin:
+                break
+            if candidate.source.number in used or not can_lead(candidate.sentence):
+                continue
+            if not self._bears(candidate, floor):
+                continue
+            if any(_says_the_same(candidate, c) for c in chosen + out):
+                continue
+            out.append(candidate)
+            used.add(candidate.source.number)
+        return out
 
     def _faq_entry(self, query_vector: Vectors, best: Source) -> list[ScoredSentence]:
         """The sentences of the FAQ answer, when the best sentence is in an FAQ entry whose
@@ -92,133 +138,215 @@ class ExtractiveAnswerer:
     def _choose(
         self, scored: list[ScoredSentence], floor: float | None = None
     ) -> list[ScoredSentence]:
-        """The best sentences: up to ``first_section`` from the section of the best one,
-        up to ``per_section`` from each further section (at most ``max_sections``) that is
-        itself similar enough to the question to have answered it (the index's refusal
-        floor), ``max_sentences`` and about ``max_chars`` in all. When those counts stop
-        the answer short of ``max_chars`` (short sentences: table rows, list items, option
-        lines), the next best sentences of the sections already chosen fill the room, up
-        to ``fill_first`` from the best section and ``fill_sentences`` in all."""
-        best = scored[0]
-        chosen = [best]
-        counts = {best.source.number: 1}
-        lowest = best.score - self.section_gap
-        used = len(best.text)
-        for limit, first_quota, filling in (
-            (self.max_sentences, self.first_section, False),
-            (self.fill_sentences, self.fill_first, True),
-        ):
-            for candidate in scored[1:]:
-                if len(chosen) >= limit or used >= self.max_chars:
-                    break
-                number = candidate.source.number
-                if number not in counts and (
-                    filling
-                    or len(counts) >= self.max_sections
-                    or candidate.score < lowest
-                    or (
-                        floor is not None
-                        and self.related_only
-                        and (candidate.source.hit.dense_score or 0.0) < floor
-                    )
-                ):
-                    continue
-                quota = first_quota if number == best.source.number else self.per_section
-                if counts.get(number, 0) >= quota:
-                    continue
-                if any(
-                    _overlaps(candidate.sentence, c.sentence, candidate.source, c.source)
-                    for c in chosen
-                ):
-                    continue
-                chosen.append(candidate)
-                counts[number] = counts.get(number, 0) + 1
-                used += len(candidate.text)
-        return self._with_list_items(chosen, scored)
-
-    def _with_list_items(
-        self, chosen: list[ScoredSentence], scored: list[ScoredSentence]
-    ) -> list[ScoredSentence]:
-        """A sentence that introduces a list (ends with ":") brings its first items."""
-        out = list(chosen)
-        for item in chosen:
-            if not item.sentence.text.rstrip().endswith(":"):
+        """The lead, then what it needs (see the module docstring), in answer order."""
+        lead = next((s for s in scored if can_lead(s.sentence)), scored[0])
+        chosen = [lead, *self._introduced(lead, scored)]
+        setting = self._setting_of(lead, scored)
+        if setting is not None and all(not _same_sentence(setting, c) for c in chosen):
+            chosen.append(setting)
+        used = sum(_prose_length(c) for c in chosen)
+        faq_lead = lead.score >= 10.0
+        extra = FAQ_SENTENCES if faq_lead else 0
+        pool = [s for s in scored if s is not lead][: self.support_pool + extra]
+        added = 0
+        for candidate in pool:
+            if added >= self.support or used >= self.max_prose:
+                break
+            if not faq_lead and candidate.score < lead.score - self.support_margin:
+                break
+            if any(_same_sentence(candidate, c) for c in chosen):
                 continue
-            following = sorted(
-                (
-                    s
-                    for s in scored
-                    if s.source.number == item.source.number
-                    and item.sentence.index < s.sentence.index <= item.sentence.index + LIST_ITEMS
-                ),
-                key=lambda s: s.sentence.index,
-            )
-            out.extend(
+            if not can_lead(candidate.sentence) and candidate.source is not lead.source:
+                continue
+            if candidate.source is not lead.source and not self._bears(candidate, floor):
+                continue
+            length = _prose_length(candidate)
+            if used + length > self.max_prose and added:
+                continue
+            if used + length > self.max_prose and candidate.source is not lead.source:
+                continue
+            if any(_says_the_same(candidate, c) for c in chosen):
+                continue
+            chosen.append(candidate)
+            used += length
+            added += 1
+        return chosen
+
+    def _setting_of(
+        self, lead: ScoredSentence, scored: list[ScoredSentence]
+    ) -> ScoredSentence | None:
+        """When the lead's section documents a setting (label lines or table rows: "Type:
+        string", "Default: 80 | CLI Override: --print-width"), its best such line: the
+        name and value a reader of the description needs. ``None`` when the lead is one."""
+        if is_setting_line(lead.sentence):
+            return None
+        return next(
+            (s for s in scored if s.source is lead.source and is_setting_line(s.sentence)),
+            None,
+        )
+
+    def _bears(self, candidate: ScoredSentence, floor: float | None) -> bool:
+        """Whether the candidate's section is itself close enough to the question to have
+        answered it (the index's refusal floor)."""
+        if floor is None or not self.related_only:
+            return True
+        return (candidate.source.hit.dense_score or 0.0) >= floor
+
+    def _introduced(
+        self, lead: ScoredSentence, scored: list[ScoredSentence]
+    ) -> list[ScoredSentence]:
+        """A lead ending in ":" that introduces a list (not code) brings its first items."""
+        if not lead.sentence.text.rstrip().endswith(":") or lead.sentence.code_follows:
+            return []
+        index = lead.sentence.index
+        return sorted(
+            (
                 s
-                for s in following
-                if all(
-                    s.sentence.offset != o.sentence.offset or s.source.number != o.source.number
-                    for o in out
-                )
-            )
-        return out
+                for s in scored
+                if s.source is lead.source and index < s.sentence.index <= index + LIST_ITEMS
+            ),
+            key=lambda s: s.sentence.index,
+        )
 
 
-def _overlaps(a: Sentence, b: Sentence, source_a: Source, source_b: Source) -> bool:
-    return source_a.number == source_b.number and a.offset == b.offset
+def is_setting_line(sentence: Sentence) -> bool:
+    """A label line ("Default: 5173") or a table's row."""
+    return bool(sentence.table_header) or sig.is_label(sentence.text)
+
+
+def can_lead(sentence: Sentence) -> bool:
+    """Whether a sentence can open an answer: not a heading-like fragment, a question of
+    its own, or a pointer elsewhere."""
+    text = sentence.text.strip()
+    return not (sig.is_fragment(text) or text.endswith("?") or sig.SIGNPOST.match(text) is not None)
+
+
+def _prose_length(item: ScoredSentence) -> int:
+    return len(prose_of(item.sentence.text))
+
+
+def _same_sentence(a: ScoredSentence, b: ScoredSentence) -> bool:
+    return a.source.number == b.source.number and a.sentence.offset == b.sentence.offset
+
+
+def _says_the_same(a: ScoredSentence, b: ScoredSentence) -> bool:
+    """Whether two sentences say the same thing (one page repeating another: a CLI page and
+    a configuration page documenting the same option)."""
+    words_a = set(_WORDS.findall(a.text.lower()))
+    words_b = set(_WORDS.findall(b.text.lower()))
+    if not words_a or not words_b:
+        return False
+    return len(words_a & words_b) / min(len(words_a), len(words_b)) >= SAME_PASSAGE
 
 
 FENCE = "```"
 
 
-def render(passage: Passage, mark: str) -> str:
+def render(passage: Passage, mark: str, label: str = "", heading: str = "") -> str:
     """How a passage reads in the answer: its lines verbatim, each run of code lines
-    between fence lines so it renders as code, and the marker at the end of its prose
-    (before a code block that ends it). Taking the markers out and every fence line's
-    newline out gives the quote back exactly (``citations.answer_is_its_quotes``)."""
+    between fence lines so it renders as code, a table's header row and the rows under it
+    as a Markdown table (``| a | b |``, the separator row after the header), and the
+    marker at the end of its prose (before a code block that ends it); ``label`` (the name
+    its section documents) comes first as code: ``server.port``: ... Taking the label, the
+    markers, the fence lines and the table markup out gives the quote back exactly
+    (``citations.answer_is_its_quotes``)."""
     out: list[str] = []
     in_code = False
-    for line, code in passage.lines:
+    table_width = 0
+    for line, kind in passage.lines:
+        code = kind == "code"
         if code != in_code:
             out.append(FENCE)
             in_code = code
-        out.append(line)
+        if kind == "head":
+            table_width = len(line.split(" | "))
+            out.append(table_line(line))
+            out.append(table_separator(table_width))
+        elif kind == "row" and table_width and len(line.split(" | ")) == table_width:
+            out.append(table_line(line))
+        else:
+            if table_width and out and out[-1].startswith("|"):
+                out.append("")  # a table ends at a blank line
+            if kind != "row":
+                table_width = 0
+            out.append(line)
     if in_code:
         out.append(FENCE)
-    if not passage.ends_with_code:
-        return "\n".join(out) + mark
-    first_code = (
-        len(out) - 1 - next(i for i, line in enumerate(reversed(out[:-1])) if line == FENCE) - 1
-    )
-    return "\n".join(out[:first_code]) + mark + "\n" + "\n".join(out[first_code:])
+    first = passage.lines[0][1] if passage.lines else "prose"
+    if first in ("head", "row") and out[0].startswith("|"):
+        # A passage that opens with a table: its section's heading names it.
+        return f"**{heading}**{mark}\n\n" + "\n".join(out)
+    text = "\n".join(out)
+    if label:
+        text = f"`{label}`: {text}"
+    block_start = _trailing_block(out)
+    if block_start is None:
+        return text + mark
+    prose = "\n".join(out[:block_start])
+    if label:
+        prose = f"`{label}`: {prose}"
+    gap = "\n\n" if out[block_start].startswith("|") else "\n"
+    return prose + mark + gap + "\n".join(out[block_start:])
+
+
+def _trailing_block(out: list[str]) -> int | None:
+    """Where the code block or table that ends rendered lines starts (``None`` when they
+    end with prose)."""
+    if not out:
+        return None
+    if out[-1] == FENCE:
+        return (
+            len(out) - 1 - next(i for i, line in enumerate(reversed(out[:-1])) if line == FENCE) - 1
+        )
+    if out[-1].startswith("|") and out[-1].endswith("|"):
+        index = len(out) - 1
+        while index > 0 and out[index - 1].startswith("|") and out[index - 1].endswith("|"):
+            index -= 1
+        return index
+    return None
+
+
+def table_line(line: str) -> str:
+    """A stored table line (cells joined by " | ") as a Markdown table row."""
+    return f"| {line} |"
+
+
+def table_separator(width: int) -> str:
+    """The row under a Markdown table's header."""
+    return "|" + " --- |" * width
 
 
 def _compose(chosen: list[ScoredSentence]) -> tuple[str, list[Citation]]:
-    """Reading order within each section; sections in order of their best sentence; one
-    citation per run of adjacent sentences (its quote is their verbatim span, with the
-    code block that follows a sentence ending in ":"). The answer is the quotes and their
-    markers, nothing else."""
-    order: list[int] = []
-    by_source: dict[int, list[ScoredSentence]] = {}
-    for item in chosen:
-        if item.source.number not in by_source:
-            order.append(item.source.number)
-        by_source.setdefault(item.source.number, []).append(item)
+    """The chosen sentences as passages: adjacent sentences of a section form one run in
+    reading order (one citation, its quote their verbatim span, with the code block that
+    follows a sentence ending in ":"); the run holding the lead comes first, the others
+    in the order they were chosen. The answer is the quotes and their markers, nothing
+    else."""
+    runs: list[list[ScoredSentence]] = []
+    for item in sorted(chosen, key=lambda s: (s.source.number, s.sentence.offset)):
+        last = runs[-1][-1] if runs else None
+        if (
+            last is not None
+            and last.source is item.source
+            and item.sentence.index == last.sentence.index + 1
+        ):
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    rank = {id(item): position for position, item in enumerate(chosen)}
+    runs.sort(key=lambda run: min(rank[id(item)] for item in run))
     parts: list[str] = []
     citations: list[Citation] = []
-    for number in order:
-        items = sorted(by_source[number], key=lambda s: s.sentence.offset)
-        runs: list[list[ScoredSentence]] = []
-        for item in items:
-            if runs and item.sentence.index == runs[-1][-1].sentence.index + 1:
-                runs[-1].append(item)
-            else:
-                runs.append([item])
-        for run in runs:
-            source = run[0].source
-            for piece in _passages(source, [item.sentence for item in run]):
-                citations.append(source.cite(len(citations) + 1, piece.quote))
-                parts.append(render(piece, marker(len(citations))))
+    labelled: set[int] = set()
+    for run in runs:
+        source = run[0].source
+        for piece in _passages(source, [item.sentence for item in run]):
+            citations.append(source.cite(len(citations) + 1, piece.quote))
+            label = ""
+            if source.number not in labelled and names_identifier(source.hit.heading):
+                labelled.add(source.number)
+                label = "" if source.hit.heading in piece.quote else source.hit.heading
+            parts.append(render(piece, marker(len(citations)), label, source.hit.heading))
     return _join(parts), citations
 
 
@@ -237,7 +365,7 @@ def _passages(source: Source, run: list[Sentence]) -> list[Passage]:
                 break
             best, last = found, end
         if best is None:  # no chunk holds the sentence verbatim: quote it as it is
-            best = Passage(run[first].text, [(run[first].text, False)])
+            best = Passage(run[first].text, [(run[first].text, "prose")])
         out.append(best)
         first = last + 1
     return out
@@ -248,6 +376,6 @@ def _join(parts: list[str]) -> str:
     out = ""
     for part in parts:
         if out:
-            out += "\n" if out.endswith(FENCE) else " "
+            out += "\n" if out.endswith(FENCE) else "\n\n" if out.endswith("|") else " "
         out += part
     return out

@@ -35,6 +35,9 @@ class Citation:
     path: str
     quote: str
     score: float
+    # False for evidence: a quote shown with the answer (a closely related section's best
+    # sentence) that the answer text does not repeat and no marker points to.
+    in_answer: bool = True
 
     @property
     def label(self) -> str:
@@ -55,6 +58,7 @@ class Citation:
             "path": self.path,
             "quote": self.quote,
             "score": round(self.score, 6),
+            "in_answer": self.in_answer,
         }
 
 
@@ -79,6 +83,7 @@ class RefusalCode(StrEnum):
     UNSUPPORTED_TERM = "unsupported_term"  # the question turns on a term no section has
     MISSING_VALUE = "missing_value"  # it asks for a limit or a date no section states
     UNVERIFIED = "unverified"  # no claim of the draft could be verified against a source
+    NOT_COVERED = "not_covered"  # the closest sections do not say what the question asks
 
 
 @dataclass(frozen=True)

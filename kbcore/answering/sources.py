@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import Literal
+
+import numpy as np
 
 from kbcore.answering.models import Citation
+from kbcore.embedding.base import Vectors
 from kbcore.retrieval import SectionHit
 from kbcore.schema import ChunkPayload
 
-CODE_LINES = 15  # most lines of a code block that follows a sentence ending in ":"
+CODE_LINES = 10  # most lines of a code block that follows a sentence ending in ":"
+
+
+LineKind = Literal["prose", "code", "head", "row"]  # head/row: a table's header row, a row
 
 
 @dataclass(frozen=True)
 class Passage:
-    """A verbatim span of a stored chunk, and its lines with whether each is code."""
+    """A verbatim span of a stored chunk, and its lines with what each is: prose, code,
+    or a table's (its header row, or a row)."""
 
     quote: str
-    lines: list[tuple[str, bool]]
+    lines: list[tuple[str, LineKind]]
 
     @property
     def ends_with_code(self) -> bool:
-        return bool(self.lines) and self.lines[-1][1]
+        return bool(self.lines) and self.lines[-1][1] == "code"
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,22 @@ class Sentence:
     text: str
     offset: int  # position in the section's plain text (orders sentences for reading)
     index: int  # 0 = the section's first sentence
+    vector: Vectors | None = field(default=None, compare=False, repr=False)
+    code_follows: bool = False  # the next line is code (or a table's header row)
+    table_header: str = ""  # a table row: its table's header row ("" for other sentences)
+
+    @property
+    def reads_as(self) -> str:
+        """What the sentence says: a table row with each cell labelled by its column
+        ("Default: 80 | CLI Override: --print-width <int>"), other sentences as written."""
+        if not self.table_header:
+            return self.text
+        labels, cells = self.table_header.split(" | "), self.text.split(" | ")
+        if len(labels) != len(cells):
+            return f"{self.table_header}: {self.text}"
+        return " | ".join(
+            f"{a}: {b}" if a and b else a or b for a, b in zip(labels, cells, strict=True)
+        )
 
 
 @dataclass
@@ -40,22 +64,50 @@ class Source:
     number: int
     hit: SectionHit
     chunks: list[ChunkPayload] = field(default_factory=list)
+    # Per chunk (by ``chunk_index``): the stored vectors of its heading path (row 0) and
+    # of each of its sentences (``kbcore.schema.SENTENCE_VECTORS``); absent for an index
+    # whose embedder gives none.
+    vectors: dict[int, Vectors] = field(default_factory=dict)
 
     @property
     def is_faq(self) -> bool:
         return self.hit.kind == "faq"
+
+    @property
+    def heading_vector(self) -> Vectors | None:
+        """The stored vector of the section's heading path, if the index has one."""
+        for rows in self.vectors.values():
+            if len(rows) and np.any(rows[0]):
+                vector: Vectors = rows[0]
+                return vector
+        return None
 
     @cached_property
     def _sentences(self) -> list[Sentence]:
         """Distinct sentences of the stored chunks, in reading order."""
         seen: dict[int, Sentence] = {}
         for chunk in self.chunks:
-            for start, end in chunk.sentences:
+            rows = self.vectors.get(chunk.chunk_index)
+            usable = rows is not None and len(rows) == len(chunk.sentences) + 1
+            starts = {a for a, _ in chunk.sentences}
+            headers = _table_headers(chunk)
+            for number, (start, end) in enumerate(chunk.sentences):
                 offset = chunk.start + start
-                if offset not in seen:
-                    seen[offset] = Sentence(chunk.text[start:end], offset, 0)
+                if offset in seen:
+                    continue
+                vector = rows[number + 1] if usable and rows is not None else None
+                if vector is not None and not np.any(vector):
+                    vector = None  # past the model's token limit: no vector
+                seen[offset] = Sentence(
+                    chunk.text[start:end],
+                    offset,
+                    0,
+                    vector,
+                    _code_follows(chunk.text, end, starts),
+                    headers.get(start, ""),
+                )
         ordered = sorted(seen.values(), key=lambda s: s.offset)
-        return [Sentence(s.text, s.offset, i) for i, s in enumerate(ordered)]
+        return [replace(s, index=i) for i, s in enumerate(ordered)]
 
     def sentences(self) -> list[Sentence]:
         """Distinct sentences of the stored chunks, in reading order (computed once)."""
@@ -63,8 +115,9 @@ class Source:
 
     def passage(self, first: Sentence, last: Sentence, with_code: bool = False) -> Passage | None:
         """The verbatim span of a stored chunk from ``first`` to ``last`` (and, with
-        ``with_code``, the code lines right after it), line by line with which lines are
-        code; ``None`` when no one chunk holds the span."""
+        ``with_code``, the code lines right after it; a table's first row comes with the
+        header row right above it), line by line with what each line is; ``None`` when no
+        one chunk holds the span."""
         for chunk in self.chunks:
             start = first.offset - chunk.start
             end = last.offset - chunk.start + len(last.text)
@@ -73,6 +126,10 @@ class Source:
             quote = chunk.text[start:end]
             if not (quote.startswith(first.text) and quote.endswith(last.text)):
                 continue
+            tables = chunk.tables
+            header = _header_above(chunk, start)
+            if header is not None:
+                start = header
             starts = [a for a, _ in chunk.sentences]
 
             def is_code(line_start: int, line_end: int, starts: list[int] = starts) -> bool:
@@ -88,10 +145,15 @@ class Source:
                         break
                     position, lines = line_end, lines + 1
                 end = position
-            lines_out: list[tuple[str, bool]] = []
+            lines_out: list[tuple[str, LineKind]] = []
             offset = start
             for line in chunk.text[start:end].split("\n"):
-                lines_out.append((line, offset != start and is_code(offset, offset + len(line))))
+                kind: LineKind = "prose"
+                if any(a == offset for a, _ in tables):
+                    kind = "head" if is_code(offset, offset + len(line)) else "row"
+                elif offset != start and is_code(offset, offset + len(line)):
+                    kind = "code"
+                lines_out.append((line, kind))
                 offset += len(line) + 1
             return Passage(chunk.text[start:end], lines_out)
         return None
@@ -118,6 +180,44 @@ class Source:
     def contains(self, quote: str) -> bool:
         """Whether ``quote`` is a verbatim span of one stored chunk of this section."""
         return bool(quote) and any(quote in chunk.text for chunk in self.chunks)
+
+
+def _table_headers(chunk: ChunkPayload) -> dict[int, str]:
+    """For each table row of a chunk (by where it starts), its table's header row: the
+    table line above it that no sentence starts on, with only table lines in between."""
+    starts = {a for a, _ in chunk.sentences}
+    out: dict[int, str] = {}
+    header = ""
+    previous_end = -2
+    for a, b in sorted(chunk.tables):
+        if a != previous_end + 1:  # a new table starts: no header known yet
+            header = ""
+        if a in starts:
+            out[a] = header
+        else:
+            header = chunk.text[a:b]
+        previous_end = b
+    return out
+
+
+def _header_above(chunk: ChunkPayload, start: int) -> int | None:
+    """Where the header row right above the table row at ``start`` begins (``None`` when
+    the line above is not its table's header)."""
+    starts = {a for a, _ in chunk.sentences}
+    for a, b in chunk.tables:
+        if b + 1 == start and a not in starts and any(x == start for x, _ in chunk.tables):
+            return a
+    return None
+
+
+def _code_follows(text: str, end: int, starts: set[int]) -> bool:
+    """Whether the line after the one ending at ``end`` holds no sentence (code, or a
+    table's header row)."""
+    if not text.startswith("\n", end):
+        return False
+    line_end = text.find("\n", end + 1)
+    line_end = len(text) if line_end < 0 else line_end
+    return line_end > end + 1 and not any(end + 1 <= a < line_end for a in starts)
 
 
 def text_chunks(hit: SectionHit) -> list[ChunkPayload]:

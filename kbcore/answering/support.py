@@ -207,12 +207,16 @@ _GENERIC = frozenset(
 
 @dataclass(frozen=True)
 class Support:
-    """Whether to answer, and why not."""
+    """Whether to answer, why not, and what the rules found: specific terms the closest
+    sections never mention, and a value the question asks for that none states (the
+    answerability gate, ``kbcore.answering.answerability``, weighs these)."""
 
     grounded: bool
     top_dense: float
     unsupported: list[str] = field(default_factory=list)
     refusal: Refusal | None = None
+    missing_value: str = ""
+    asks_value: bool = False
 
 
 def is_identifier(token: str) -> bool:
@@ -402,6 +406,16 @@ def _states_keys(text: str) -> bool:
     return bool(_KEYS.search(text))
 
 
+def asks_for_value(question: str) -> bool:
+    """Whether the question asks for a limit, a date, a keyboard shortcut or a price."""
+    return bool(
+        _LIMIT_QUESTION.search(question)
+        or _WHEN_QUESTION.search(question)
+        or _SHORTCUT_QUESTION.search(question)
+        or asks_price(question)
+    )
+
+
 def assess(
     question: str,
     sources: Sequence[Source],
@@ -410,7 +424,8 @@ def assess(
     message: str | None = None,
     encoder: BM25Encoder | None = None,
 ) -> Support:
-    """Decide whether the sources can ground an answer to ``question``."""
+    """Refuse at once when nothing was found or the closest section is below the floor;
+    otherwise report what the rules found for the answerability gate to weigh."""
     if not sources:
         return Support(
             False, 0.0, refusal=Refusal(RefusalCode.NO_SOURCES, "nothing relevant was found")
@@ -428,19 +443,42 @@ def assess(
         refusal = Refusal(RefusalCode.LOW_SIMILARITY, detail, top_dense, min_dense)
         return Support(False, top_dense, refusal=refusal)
     missing = unsupported_terms(question, sources[:SUPPORT_SOURCES], vocabulary, message)
-    if missing:
+    value = missing_value(message or question, sources[:SUPPORT_SOURCES], vocabulary, encoder)
+    return Support(
+        True,
+        top_dense,
+        missing,
+        missing_value=value,
+        asks_value=asks_for_value(message or question),
+    )
+
+
+def refusal_for(support: Support, uncovered: Sequence[str], floor: float) -> Refusal:
+    """Why the gate refused, in the rules' terms where they found something: the value
+    the question asks for and no sentence states, else the terms the closest sections
+    never mention, else the asking part's words none of them covers."""
+    if support.missing_value:
+        detail = (
+            f"the question asks for {support.missing_value} that the closest sections never state"
+        )
+        return Refusal(RefusalCode.MISSING_VALUE, detail, support.top_dense, floor)
+    if support.unsupported:
         detail = (
             "the question turns on "
-            + ", ".join(f"'{m}'" for m in missing)
+            + ", ".join(f"'{m}'" for m in support.unsupported)
             + ", which the closest sections never mention"
         )
-        refusal = Refusal(
-            RefusalCode.UNSUPPORTED_TERM, detail, top_dense, min_dense, tuple(missing)
+        return Refusal(
+            RefusalCode.UNSUPPORTED_TERM,
+            detail,
+            support.top_dense,
+            floor,
+            tuple(support.unsupported),
         )
-        return Support(False, top_dense, missing, refusal=refusal)
-    value = missing_value(message or question, sources[:SUPPORT_SOURCES], vocabulary, encoder)
-    if value:
-        detail = f"the question asks for {value} that the closest sections never state"
-        refusal = Refusal(RefusalCode.MISSING_VALUE, detail, top_dense, min_dense)
-        return Support(False, top_dense, refusal=refusal)
-    return Support(True, top_dense)
+    what = ", ".join(f"'{t}'" for t in uncovered)
+    detail = (
+        f"the closest sections do not say what it asks ({what} never comes up)"
+        if uncovered
+        else "no sentence of the closest sections answers what it asks"
+    )
+    return Refusal(RefusalCode.NOT_COVERED, detail, support.top_dense, floor, tuple(uncovered))

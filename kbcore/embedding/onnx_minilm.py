@@ -120,11 +120,36 @@ class OnnxMiniLM:
             out[idx] = self._run([encodings[i].ids for i in idx])
         return out
 
+    def embed_documents_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[Vectors, list[Vectors]]:
+        """Embed passages and, from the same run of the model, each character span of
+        them (``spans[i]`` of ``texts[i]``): the mean of the span's contextual token
+        vectors, L2-normalised. A span's vector costs no model run of its own; a span
+        past the model's token limit, or covering no token, is a zero vector."""
+        if not texts:
+            return np.zeros((0, DIM), dtype=np.float32), []
+        encodings = self._tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        out = np.empty((len(texts), DIM), dtype=np.float32)
+        pooled: list[Vectors] = [np.zeros((0, DIM), np.float32)] * len(texts)
+        for start in range(0, len(order), self._batch_size):
+            idx = order[start : start + self._batch_size]
+            vectors, hidden = self._run_hidden([encodings[i].ids for i in idx])
+            out[idx] = vectors
+            for row, i in enumerate(idx):
+                pooled[i] = _pool_spans(hidden[row], encodings[i].offsets, spans[i])
+        return out, pooled
+
     def _embed_batch(self, texts: list[str]) -> Vectors:
         encodings = self._tokenizer.encode_batch(texts)
         return self._run([e.ids for e in encodings])
 
     def _run(self, id_lists: list[list[int]]) -> Vectors:
+        return self._run_hidden(id_lists)[0]
+
+    def _run_hidden(self, id_lists: list[list[int]]) -> tuple[Vectors, Vectors]:
+        """Pooled vectors and the token vectors (``last_hidden_state``) of a batch."""
         width = max(len(ids) for ids in id_lists)
         input_ids = np.zeros((len(id_lists), width), dtype=np.int64)
         mask = np.zeros_like(input_ids)
@@ -146,4 +171,26 @@ class OnnxMiniLM:
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         out: Vectors = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return out, hidden
+
+
+def _pool_spans(
+    hidden: Vectors, offsets: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int]]
+) -> Vectors:
+    """One L2-normalised vector per character span: the mean of the token vectors whose
+    characters lie in it (special tokens have the empty offset (0, 0) and never count)."""
+    out = np.zeros((len(spans), DIM), dtype=np.float32)
+    if not spans:
         return out
+    starts = np.array([a for a, _ in offsets], dtype=np.int64)
+    ends = np.array([b for _, b in offsets], dtype=np.int64)
+    real = ends > starts
+    for row, (a, b) in enumerate(spans):
+        inside = real & (starts >= a) & (ends <= b)
+        if not inside.any():
+            continue
+        mean = hidden[: len(offsets)][inside].mean(axis=0)
+        norm = float(np.linalg.norm(mean))
+        if norm > 1e-12:
+            out[row] = mean / norm
+    return out

@@ -32,6 +32,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+import numpy as np
 from qdrant_edge import (
     CountRequest,
     Distance,
@@ -44,12 +45,15 @@ from qdrant_edge import (
     MatchAny,
     MatchValue,
     Modifier,
+    MultiVectorComparator,
+    MultiVectorConfig,
     Point,
     Query,
     QueryBatchRequest,
     QueryRequest,
     ScrollRequest,
     UpdateOperation,
+    VectorStorageDatatype,
 )
 from qdrant_edge import SparseVector as EdgeSparse
 
@@ -58,11 +62,12 @@ from kbcore.index_store import (
     TIE_MARGIN,
     CandidateQuery,
     Candidates,
+    Matrix,
     ScoredHit,
     StoredPoint,
     settle_ties,
 )
-from kbcore.schema import DENSE_VECTOR, SPARSE_VECTOR, IndexManifest
+from kbcore.schema import DENSE_VECTOR, SENTENCE_VECTORS, SPARSE_VECTOR, IndexManifest
 
 log = logging.getLogger(__name__)
 PointId = int | uuid.UUID | str
@@ -94,6 +99,17 @@ def _read_through(folder: Path) -> None:
 
 def _uuid(point_id: Any) -> str:
     return str(point_id)
+
+
+def _vectors(point: StoredPoint) -> dict[str, Any]:
+    """A point's named vectors as Edge takes them."""
+    vectors: dict[str, Any] = {
+        DENSE_VECTOR: point.dense,
+        SPARSE_VECTOR: EdgeSparse(indices=point.sparse.indices, values=point.sparse.values),
+    }
+    if point.sentences:
+        vectors[SENTENCE_VECTORS] = point.sentences
+    return vectors
 
 
 def _tag_filter(tags: Sequence[str]) -> Filter | None:
@@ -235,7 +251,16 @@ class EdgeStore:
         if base is not None and carry and len(carry) >= CLONE_SHARE * self.count(base):
             return self._clone(base, version, carry)
         config = EdgeConfig(
-            vectors={DENSE_VECTOR: EdgeVectorParams(size=manifest.dim, distance=Distance.Cosine)},
+            vectors={
+                DENSE_VECTOR: EdgeVectorParams(size=manifest.dim, distance=Distance.Cosine),
+                # Half precision: sentence choice needs no more, and it halves the bytes.
+                SENTENCE_VECTORS: EdgeVectorParams(
+                    size=manifest.dim,
+                    distance=Distance.Dot,
+                    multivector_config=MultiVectorConfig(comparator=MultiVectorComparator.MaxSim),
+                    datatype=VectorStorageDatatype.Float16,
+                ),
+            },
             sparse_vectors={SPARSE_VECTOR: EdgeSparseVectorParams(modifier=Modifier.Idf)},
         )
         with self._guard:
@@ -329,16 +354,7 @@ class EdgeStore:
             shard.update(
                 UpdateOperation.upsert_points(
                     [
-                        Point(
-                            id=p.id,
-                            vector={
-                                DENSE_VECTOR: p.dense,
-                                SPARSE_VECTOR: EdgeSparse(
-                                    indices=p.sparse.indices, values=p.sparse.values
-                                ),
-                            },
-                            payload=p.payload,
-                        )
+                        Point(id=p.id, vector=_vectors(p), payload=p.payload)
                         for p in points[start : start + WRITE_BATCH]
                     ]
                 )
@@ -385,6 +401,21 @@ class EdgeStore:
         wanted: list[PointId] = list(ids)
         records = self._shard(version).retrieve(wanted, with_payload=True, with_vector=False)
         return {_uuid(r.id): dict(r.payload or {}) for r in records}
+
+    def sentence_vectors(self, version: str, ids: Sequence[str]) -> dict[str, Matrix]:
+        if not ids:
+            return {}
+        wanted: list[PointId] = list(ids)
+        records = self._shard(version).retrieve(
+            wanted, with_payload=False, with_vector=[SENTENCE_VECTORS]
+        )
+        out: dict[str, Matrix] = {}
+        for record in records:
+            vectors = record.vector if isinstance(record.vector, dict) else {}
+            rows = vectors.get(SENTENCE_VECTORS)
+            if isinstance(rows, list) and rows:
+                out[_uuid(record.id)] = np.asarray(rows, dtype=np.float32)
+        return out
 
     def nearest(
         self, version: str, vectors: Sequence[list[float]], limit: int, skip_kind: str

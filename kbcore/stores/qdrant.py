@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 import httpx
+import numpy as np
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 from qdrant_client.http.exceptions import ApiException
@@ -24,11 +25,12 @@ from kbcore.index_store import (
     TIE_MARGIN,
     CandidateQuery,
     Candidates,
+    Matrix,
     ScoredHit,
     StoredPoint,
     settle_ties,
 )
-from kbcore.schema import DENSE_VECTOR, SPARSE_VECTOR, IndexManifest
+from kbcore.schema import DENSE_VECTOR, SENTENCE_VECTORS, SPARSE_VECTOR, IndexManifest
 
 # Errors a Qdrant server call can end in when the server is down or unreachable.
 SERVER_ERRORS: tuple[type[BaseException], ...] = (
@@ -129,7 +131,16 @@ class QdrantStore:
             self.client.create_collection,
             collection,
             vectors_config={
-                DENSE_VECTOR: qm.VectorParams(size=manifest.dim, distance=qm.Distance.COSINE)
+                DENSE_VECTOR: qm.VectorParams(size=manifest.dim, distance=qm.Distance.COSINE),
+                SENTENCE_VECTORS: qm.VectorParams(
+                    size=manifest.dim,
+                    distance=qm.Distance.DOT,
+                    multivector_config=qm.MultiVectorConfig(
+                        comparator=qm.MultiVectorComparator.MAX_SIM
+                    ),
+                    datatype=qm.Datatype.FLOAT16,
+                    hnsw_config=qm.HnswConfigDiff(m=0),  # read back, never searched
+                ),
             },
             sparse_vectors_config={SPARSE_VECTOR: qm.SparseVectorParams(modifier=qm.Modifier.IDF)},
             metadata=manifest.model_dump(),
@@ -192,19 +203,7 @@ class QdrantStore:
 
     @_unavailable
     def upsert(self, version: str, points: Sequence[StoredPoint]) -> None:
-        structs = [
-            qm.PointStruct(
-                id=p.id,
-                vector={
-                    DENSE_VECTOR: p.dense,
-                    SPARSE_VECTOR: qm.SparseVector(
-                        indices=p.sparse.indices, values=p.sparse.values
-                    ),
-                },
-                payload=p.payload,
-            )
-            for p in points
-        ]
+        structs = [qm.PointStruct(id=p.id, vector=_vectors(p), payload=p.payload) for p in points]
         for start in range(0, len(structs), UPSERT_BATCH):
             self._call(
                 self.client.upsert,
@@ -257,6 +256,25 @@ class QdrantStore:
         return {str(r.id): dict(r.payload or {}) for r in records}
 
     @_unavailable
+    def sentence_vectors(self, version: str, ids: Sequence[str]) -> dict[str, Matrix]:
+        if not ids:
+            return {}
+        records = self._call(
+            self.client.retrieve,
+            self._collection(version),
+            ids=list(ids),
+            with_payload=False,
+            with_vectors=[SENTENCE_VECTORS],
+        )
+        out: dict[str, Matrix] = {}
+        for record in records:
+            vectors = record.vector if isinstance(record.vector, dict) else {}
+            rows = vectors.get(SENTENCE_VECTORS)
+            if isinstance(rows, list) and rows:
+                out[str(record.id)] = np.asarray(rows, dtype=np.float32)
+        return out
+
+    @_unavailable
     def nearest(
         self, version: str, vectors: Sequence[list[float]], limit: int, skip_kind: str
     ) -> list[list[ScoredHit]]:
@@ -307,3 +325,14 @@ class QdrantStore:
 
     def close(self) -> None:
         self._call(self.client.close)
+
+
+def _vectors(point: StoredPoint) -> dict[str, Any]:
+    """A point's named vectors as qdrant-client takes them."""
+    vectors: dict[str, Any] = {
+        DENSE_VECTOR: point.dense,
+        SPARSE_VECTOR: qm.SparseVector(indices=point.sparse.indices, values=point.sparse.values),
+    }
+    if point.sentences:
+        vectors[SENTENCE_VECTORS] = point.sentences
+    return vectors

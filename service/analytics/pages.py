@@ -20,6 +20,7 @@ REASONS = {
     "low_similarity": "not covered",
     "unsupported_term": "unknown term",
     "missing_value": "value not stated",
+    "not_covered": "question not answered",
     "unverified": "not verifiable",
     "thumbs_down": "thumbs down",
 }

@@ -82,6 +82,11 @@ class CitationOut(BaseModel):
     path: str = Field(description="The source file, relative to the content folder.")
     quote: str
     score: float
+    in_answer: bool = Field(
+        True,
+        description="False for evidence: a related section's quote shown after the answer "
+        "that the answer text does not repeat (no [n] marker points to it).",
+    )
 
 
 class SuggestionOut(BaseModel):
@@ -92,7 +97,14 @@ class SuggestionOut(BaseModel):
 
 
 class RefusalOut(BaseModel):
-    code: Literal["no_sources", "low_similarity", "unsupported_term", "missing_value", "unverified"]
+    code: Literal[
+        "no_sources",
+        "low_similarity",
+        "unsupported_term",
+        "missing_value",
+        "not_covered",
+        "unverified",
+    ]
     detail: str
     score: float | None = Field(description="The best section's similarity to the question.")
     floor: float | None = Field(description="The similarity this index needs to answer.")

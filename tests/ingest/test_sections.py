@@ -61,7 +61,8 @@ def test_markup_is_removed_but_text_tables_lists_and_html_remain() -> None:
     text = parse_sections(body, "T").sections[1].text
     assert "Some bold, code and a link." in text
     assert "nested item" in text and "outer" in text and "first" in text
-    assert "Model: MiniLM | Dims: 384" in text  # a row reads on its own, labelled
+    # A table keeps its header row and its rows as the page shows them, cells in order.
+    assert "Model | Dims\nMiniLM | 384" in text
     assert "An HTML block" in text and "alert" not in text
     assert "quoted text" in text
     assert "**" not in text and "](" not in text and "<div" not in text

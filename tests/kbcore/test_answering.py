@@ -89,7 +89,9 @@ def ask(engine: ChatEngine, question: str, history: list[Turn] | None = None) ->
 def test_code_that_completes_a_sentence_comes_with_it_verbatim(engine: ChatEngine) -> None:
     answer = ask(engine, "How do I generate a secure random secret key?")
     assert answer.grounded
-    assert "run this command:\n```\nopenssl rand -hex 32\n```" in answer.answer, answer.answer
+    # The lead introduces the code, so the code comes with it, right after its marker.
+    assert answer.answer.startswith("To generate a secure random secret key"), answer.answer
+    assert "run this command: [1]\n```\nopenssl rand -hex 32\n```" in answer.answer
     quote = next(c.quote for c in answer.citations if "openssl" in c.quote)
     assert "run this command:\nopenssl rand -hex 32" in quote
     assert answer_is_its_quotes(answer.answer, answer.citations)
@@ -211,7 +213,7 @@ def test_a_run_across_two_chunks_keeps_the_code_each_sentence_introduces() -> No
         "Install the hook runner:\nnpm install --save-dev hooks",
         second,
     ]
-    assert passages[1].lines[1:4] == [("{", True), ('  "hooks": "format"', True), ("}", True)]
+    assert passages[1].lines[1:4] == [("{", "code"), ('  "hooks": "format"', "code"), ("}", "code")]
 
 
 def test_a_name_among_alternatives_is_not_missing_when_its_neighbour_is_found() -> None:

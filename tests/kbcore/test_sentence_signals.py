@@ -1,26 +1,34 @@
-"""The question-type signals of the sentence scorer, each on its own: with every sentence
-equally similar in meaning (a constant embedder) and covering the same share of the
-question's words, the signal alone decides which sentence comes first."""
+"""The sentence ranker's parts, each on its own: the question-type features fire on the
+sentence that gives what the question asks for, the shipped ranker reads only the
+features this release computes, the listwise fit learns what decides, the answerability
+gate keeps false refusals under its target, and an answer leads with its best sentence,
+short, each passage once, a heading-like fragment never first."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from kbcore.answering.extractive import FILL_FIRST, MAX_CHARS, PER_SECTION, ExtractiveAnswerer
-from kbcore.answering.scoring import SentenceScorer, Weights
+from kbcli.ranker_training import GateRow, QuestionRows, fit, fit_gate, top1
+from kbcore.answering.answerability import AnswerabilityGate
+from kbcore.answering.citations import answer_is_its_quotes, verify
+from kbcore.answering.extractive import MAX_PROSE, ExtractiveAnswerer, _compose
+from kbcore.answering.features import FEATURES, FeatureExtractor, focus_of
+from kbcore.answering.ranker import LinearRanker, shipped_ranker
+from kbcore.answering.reading import as_read, prose_of, read_first
+from kbcore.answering.scoring import ScoredSentence, SentenceScorer
 from kbcore.answering.sources import Source
 from kbcore.answering.vocabulary import Vocabulary
 from kbcore.embedding.base import Vectors
+from kbcore.errors import KBError
 from kbcore.retrieval import SectionHit
 from kbcore.schema import ChunkPayload
+from kbcore.sparse import BM25Encoder
 
 DIM = 8
-FIRST_SECTION = PER_SECTION + 1
 
 
 class SameEverywhere:
@@ -35,7 +43,7 @@ class SameEverywhere:
         return normed
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
-        return np.stack([self._one() for _ in texts])
+        return np.stack([self._one() for _ in texts]) if texts else np.zeros((0, DIM))
 
     def embed_query(self, text: str) -> Vectors:
         return self._one()
@@ -47,23 +55,24 @@ class SameEverywhere:
         return len(text.split())
 
 
-def section(*sentences: str) -> Source:
+def section(*sentences: str, heading: str = "Settings", number: int = 1) -> Source:
     """One retrieved section holding ``sentences``, one stored chunk."""
     text = " ".join(sentences)
     spans, start = [], 0
     for sentence in sentences:
         spans.append((start, start + len(sentence)))
         start += len(sentence) + 1
+    anchor = heading.lower().replace(" ", "-")
     chunk = ChunkPayload(
         article="options",
         title="Options",
-        url="/options#settings",
-        anchor="settings",
-        heading="Settings",
-        heading_path="Options > Settings",
+        url=f"/options#{anchor}",
+        anchor=anchor,
+        heading=heading,
+        heading_path=f"Options > {heading}",
         level=2,
         kind="section",
-        section_index=0,
+        section_index=number,
         chunk_index=0,
         chunk_count=1,
         text=text,
@@ -80,10 +89,10 @@ def section(*sentences: str) -> Source:
     hit = SectionHit(
         article="options",
         title="Options",
-        url="/options#settings",
-        anchor="settings",
-        heading="Settings",
-        heading_path="Options > Settings",
+        url=f"/options#{anchor}",
+        anchor=anchor,
+        heading=heading,
+        heading_path=f"Options > {heading}",
         kind="section",
         path="options.md",
         page_url="/options",
@@ -92,19 +101,25 @@ def section(*sentences: str) -> Source:
         sparse_score=1.0,
         chunks=[chunk],
     )
-    return Source(number=1, hit=hit, chunks=[chunk])
+    return Source(number=number, hit=hit, chunks=[chunk])
 
 
-def best(question: str, source: Source, weights: Weights) -> str:
+def feature_rows(question: str, *sources: Source) -> tuple[list[str], np.ndarray]:
     embedder = SameEverywhere()
-    scorer = SentenceScorer(embedder, weights=weights)
+    extractor = FeatureExtractor(BM25Encoder())
     vocabulary = Vocabulary(documents=10, frequencies=Counter())
-    scored = scorer.score(question, embedder.embed_query(question), [source], vocabulary)
-    return scored[0].text
+    candidates, rows = extractor.extract(
+        question,
+        embedder.embed_query(question),
+        list(sources),
+        vocabulary,
+        embedder.embed_documents,
+    )
+    return [c.sentence.text for c in candidates], rows
 
 
 @pytest.mark.parametrize(
-    ("question", "answer", "other", "signal"),
+    ("question", "answer", "other", "feature"),
     [
         (
             "what is the default wrap width?",
@@ -136,59 +151,127 @@ def best(question: str, source: Source, weights: Weights) -> str:
             "The plugin catches the errors and prints the node normally.",
             "means",
         ),
+        (
+            "What is chain of thought?",
+            "Chain-of-thought prompting is asking for the steps.",
+            "Chain of thought and reranking both cost extra tokens.",
+            "definition",
+        ),
+        (
+            "what exactly is the 'core schema' that the guide keeps mentioning?",
+            "The guide relies on a core schema: a dictionary that describes validation.",
+            "The guide keeps mentioning the core schema in every chapter.",
+            "definition",
+        ),
     ],
 )
-def test_a_question_type_signal_lifts_the_sentence_that_answers(
-    question: str, answer: str, other: str, signal: str
+def test_a_question_type_feature_fires_on_the_sentence_that_gives_it(
+    question: str, answer: str, other: str, feature: str
 ) -> None:
-    source = section(other, answer)  # the answer second: the lead sentence may not win it
-    assert best(question, source, Weights()) == answer
-    # without the signal the other sentence is at least as good: the signal decided
-    assert best(question, section(other, answer), replace(Weights(), **{signal: 0.0})) == other
+    texts, rows = feature_rows(question, section(other, answer))
+    column = FEATURES.index(feature)
+    assert rows[texts.index(answer), column] == 1.0
+    assert rows[texts.index(other), column] == 0.0
 
 
-@pytest.mark.parametrize(
-    ("question", "definition"),
-    [
-        ("What is chain of thought?", "Chain-of-thought prompting is asking for the steps."),
-        ("what's a reranker", "A reranker reorders the candidates by relevance."),
-    ],
-)
-def test_a_definition_is_found_whatever_its_hyphens_and_article(
-    question: str, definition: str
-) -> None:
-    other = "Chain of thought and reranking both cost extra tokens."
-    assert best(question, section(other, definition), Weights()) == definition
+def test_labels_fragments_and_the_asking_part_are_told_apart() -> None:
+    texts, rows = feature_rows(
+        "My site has 2000 posts and builds take minutes. How do I build only what changed?",
+        section("Type: boolean", "Incremental builds", "Run the build with --incremental."),
+    )
+    label, fragment = FEATURES.index("label"), FEATURES.index("fragment")
+    assert rows[texts.index("Type: boolean"), label] == 1.0
+    assert rows[texts.index("Incremental builds"), fragment] == 1.0
+    assert rows[texts.index("Run the build with --incremental."), label] == 0.0
+    assert focus_of("My site has 2000 posts. How do I build only what changed?") == (
+        "How do I build only what changed?"
+    )
 
 
-def test_a_definition_with_quotes_and_a_relative_clause_is_found_after_a_colon() -> None:
-    question = "what exactly is the 'core schema' that the guide keeps mentioning?"
-    other = "The guide keeps mentioning the core schema in every chapter."
-    definition = "The guide relies on a core schema: a dictionary that describes validation."
-    source = section(other, definition)
-    assert best(question, source, Weights()) == definition
-    assert best(question, source, replace(Weights(), definition=0.0)) == other
+def test_the_shipped_ranker_reads_exactly_this_releases_features() -> None:
+    ranker = shipped_ranker()
+    assert ranker.features == FEATURES and len(ranker.coef) == len(FEATURES)
+    assert len(ranker.fitted_on) >= 3  # fitted on several docs trees, not one
+    stale = {**ranker.to_json(), "features": [*FEATURES[:-1], "something_else"]}
+    with pytest.raises(KBError, match="refit"):
+        LinearRanker.from_json(stale)
 
 
-def _chosen(sentences: list[str]) -> list[str]:
+def _questions(rng: np.random.Generator, n: int) -> list[QuestionRows]:
+    """Synthetic questions whose positive is the candidate highest in column 0."""
+    out = []
+    for i in range(n):
+        rows = rng.normal(size=(12, len(FEATURES)))
+        positive = rows[:, 0] == rows[:, 0].max()
+        out.append(QuestionRows("synthetic", f"q{i}", rows, positive))
+    return out
+
+
+def test_the_listwise_fit_learns_what_decides() -> None:
+    rng = np.random.default_rng(7)
+    train, test = _questions(rng, 300), _questions(rng, 40)
+    ranker = fit(train)
+    assert top1(ranker, test) >= 0.8
+    assert top1(LinearRanker.neutral(), test) < 0.5  # ties: the first candidate
+    assert int(np.argmax(np.abs(ranker.coef))) == 0
+
+
+def test_the_gate_threshold_keeps_false_refusals_under_its_target() -> None:
+    rng = np.random.default_rng(3)
+    n = 14
+
+    def rows(answerable: bool, count: int) -> list[GateRow]:
+        centre = 1.0 if answerable else -1.0
+        return [
+            GateRow("synthetic", f"{answerable}{i}", rng.normal(centre, 1.0, size=n), answerable)
+            for i in range(count)
+        ]
+
+    training = rows(True, 200) + rows(False, 60)
+    gate = fit_gate(training, target=0.05)
+    refused = [not gate.answers(r.features) for r in training if r.answerable]
+    assert sum(refused) / len(refused) <= 0.05
+    caught = [not gate.answers(r.features) for r in training if not r.answerable]
+    assert sum(caught) / len(caught) > 0.3  # it does refuse something
+    assert AnswerabilityGate.open_gate().answers(training[-1].features)
+
+
+def _answer(sources: list[Source], question: str) -> tuple[str, list[str]]:
     embedder = SameEverywhere()
     answerer = ExtractiveAnswerer(SentenceScorer(embedder))
     vocabulary = Vocabulary(documents=10, frequencies=Counter())
-    source = section(*sentences)
-    scored = answerer.scorer.score(
-        "which values can the option take?", embedder.embed_query(""), [source], vocabulary
-    )
-    return [s.text for s in answerer._choose(scored)]
+    draft = answerer.draft(question, embedder.embed_query(question), sources, vocabulary)
+    by_key = {(s.hit.article, s.hit.anchor): s for s in sources}
+    text, citations = verify(draft.text, draft.citations, by_key)
+    assert answer_is_its_quotes(text, citations), text
+    return text, [c.quote for c in citations]
 
 
-def test_short_sentences_fill_the_room_a_sentence_count_would_leave() -> None:
-    rows = [f"Value {n}: the option takes value {n}." for n in range(12)]
-    chosen = _chosen(rows)
-    assert FIRST_SECTION < len(chosen) <= FILL_FIRST  # more than the count, up to the fill
-    assert sum(len(text) for text in chosen[:-1]) < MAX_CHARS
+def test_an_answer_leads_short_and_never_with_a_fragment() -> None:
+    filler = [f"The option also affects case number {n} in some way or other." for n in range(9)]
+    source = section("Wrap width", *filler, "Lines wrap at the wrap width.")
+    text, _ = _answer([source], "where do lines wrap?")
+    assert not as_read(text).startswith("Wrap width")
+    assert len(prose_of(text)) <= MAX_PROSE
+    assert "Lines wrap at the wrap width." in read_first(text, 300)
 
 
-def test_long_sentences_stop_at_the_character_budget() -> None:
-    long = [f"Value {n}: the option takes value {n}, " + "and more words " * 20 for n in range(12)]
-    chosen = _chosen(long)
-    assert len(chosen) < FIRST_SECTION + 1 and sum(len(t) for t in chosen[:-1]) < MAX_CHARS
+def test_a_passage_two_pages_repeat_appears_once() -> None:
+    same = "Use --cache to only format changed files."
+    a = section(same, "It stores a cache file.", heading="Cache", number=1)
+    b = section(same, "Other text about flags.", heading="CLI", number=2)
+    text, quotes = _answer([a, b], "how do I only format changed files with --cache?")
+    assert as_read(text).count(same) == 1, text
+
+
+def test_a_section_named_after_an_option_leads_with_its_name() -> None:
+    source = section("The port the dev server listens on.", "Default: 5173", heading="server.port")
+    scored = [
+        ScoredSentence(source, sentence, 1.0 - 0.1 * i, 0.5, 0.5)
+        for i, sentence in enumerate(source.sentences())
+    ]
+    text, citations = _compose(scored)
+    assert text.startswith("`server.port`: The port the dev server listens on.")
+    final, verified = verify(text, citations, {(source.hit.article, source.hit.anchor): source})
+    assert answer_is_its_quotes(final, verified)
+    assert not answer_is_its_quotes(final.replace("server.port", "server.host"), verified)

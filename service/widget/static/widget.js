@@ -147,13 +147,24 @@
     }
   }
 
-  // `url#anchor:~:text=first%20words` highlights the quoted sentence where supported.
+  // `url#anchor:~:text=first%20words` highlights the quoted sentence where supported; a
+  // quoted table row (cells joined by " | ") highlights from its first cell to its last.
   function withTextFragment(url, quote) {
-    const words = String(quote || "").replace(/\s+/g, " ").trim().split(" ").slice(0, 8).join(" ");
-    if (!words) return url;
-    const encoded = encodeURIComponent(words).replace(/[-!'()*~,&]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase());
+    const encode = (text) => encodeURIComponent(text).replace(/[-!'()*~,&]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase());
+    const lines = String(quote || "").split("\n").filter((l) => l.trim());
+    const last = lines.length ? lines[lines.length - 1] : "";
+    let directive;
+    if (last.includes(" | ")) {
+      const cells = last.split(" | ").map((c) => c.replace(/\s+/g, " ").trim()).filter(Boolean);
+      if (!cells.length) return url;
+      directive = cells.length > 1 ? encode(cells[0]) + "," + encode(cells[cells.length - 1]) : encode(cells[0]);
+    } else {
+      const words = String(quote || "").replace(/\s+/g, " ").trim().split(" ").slice(0, 8).join(" ");
+      if (!words) return url;
+      directive = encode(words);
+    }
     const out = new URL(url.href);
-    out.hash = url.hash.slice(1) + ":~:text=" + encoded;
+    out.hash = url.hash.slice(1) + ":~:text=" + directive;
     return out;
   }
 
@@ -306,7 +317,10 @@ display:grid;place-items:center;margin-top:1px}
 .path{font-size:13px;font-weight:600;color:var(--link);line-height:1.35}
 .path svg{vertical-align:-1px;margin-left:3px}
 .art{color:var(--fg);font-weight:500}
-.quote{font-size:12.5px;color:var(--muted);line-height:1.45;display:-webkit-box;-webkit-line-clamp:2;-webkit-box-orient:vertical;overflow:hidden}
+.quote{font-size:12.5px;color:var(--muted);line-height:1.45;display:-webkit-box;-webkit-line-clamp:3;-webkit-box-orient:vertical;overflow:hidden;white-space:pre-line}
+.bubble table{border-collapse:collapse;margin:6px 0;font-size:13px;display:block;overflow-x:auto;max-width:100%}
+.bubble th,.bubble td{border:1px solid var(--border);padding:4px 8px;text-align:left;vertical-align:top}
+.bubble th{background:var(--soft);font-weight:600}
 .suggest{display:flex;flex-direction:column;gap:6px;width:100%}
 .suggest a{display:flex;align-items:center;gap:8px;padding:9px 11px;border:1px solid var(--border);border-radius:12px;color:var(--link);
 text-decoration:none;font-weight:600;font-size:13.5px;background:var(--card)}
@@ -619,7 +633,7 @@ transition:border-color .15s,box-shadow .15s}
       el.append(this.answerBubble(m.text, citations, !!m.pending, "bubble"));
       if (m.pending) return el;
       const sources = citations.map((c) => this.source(c)).filter(Boolean);
-      if (sources.length) el.append(h("div", { class: "label", id: "src-" + m.id }, "Sources"), h("ol", { class: "sources", "aria-labelledby": "src-" + m.id }, sources));
+      if (sources.length) el.append(h("div", { class: "label", id: "src-" + m.id }, "From the docs"), h("ol", { class: "sources", "aria-labelledby": "src-" + m.id }, sources));
       if (m.grounded === false) {
         const links = (Array.isArray(m.suggestions) ? m.suggestions : [])
           .map((s) => s && safeUrl(s.url, this.config.base) && link(safeUrl(s.url, this.config.base), { "data-kb-suggestion": true, onclick: (e) => this.leaving(e) }, icon("doc", 16), String(s.title || s.url)))
@@ -651,6 +665,15 @@ transition:border-color .15s,box-shadow .15s}
       for (const block of blocks) {
         const lines = block.split("\n").filter((l) => l.trim());
         if (!lines.length) continue;
+        // A Markdown table (a quoted table row under its header row) renders as a table.
+        const row = /^\|(.*)\|$/;
+        if (lines.length >= 3 && lines.every((l) => row.test(l)) && /^\|(\s*:?-+:?\s*\|)+$/.test(lines[1])) {
+          const cells = (line) => row.exec(line)[1].split(" | ").map((c) => c.trim());
+          const head = h("tr", null, ...cells(lines[0]).map((c) => this.rich(h("th", { scope: "col" }), c, byId, streaming)));
+          const body = lines.slice(2).map((l) => h("tr", null, ...cells(l).map((c) => this.rich(h("td"), c, byId, streaming))));
+          bubble.append(h("table", null, h("thead", null, head), h("tbody", null, ...body)));
+          continue;
+        }
         const bullet = /^\s*(?:[-*•]|\d+[.)])\s+/;
         if (lines.every((l) => bullet.test(l))) {
           const list = h(/^\s*\d/.test(lines[0]) ? "ol" : "ul");
