@@ -9,9 +9,11 @@ it asks for something they never state. The gate weighs both kinds of evidence
 refusal floor), how much of the question, and of its asking part, the best sentences and
 sections cover, the ranker's confidence in its best sentence, the specific terms the
 sections never mention (in the question, and in its asking part), and whether the
-question asks for a value (a limit, a date, a shortcut, a price) that no sentence states.
+question asks for a value (a limit, a date, a shortcut) that no sentence states. Asking
+for a value is no evidence by itself: near misses often ask for one, and so do visitors
+whose answer is a price the docs state.
 
-The weights and the threshold are fitted by ``kb eval --fit-ranker`` on the question sets
+The weights and the threshold are fitted by ``kb eval --all --fit`` on the question sets
 (answerable questions against near misses and off-topic ones; the threshold keeps false
 refusals on the training sets at most ``TARGET_FALSE_REFUSALS``) and validated
 leave-one-corpus-out (``kb eval --all --loco``). They ship as
@@ -53,7 +55,6 @@ ANSWERABILITY_FEATURES: tuple[str, ...] = (
     "unsupported_terms",
     "unsupported_focus_terms",
     "missing_value",
-    "asks_value",
     "yes_no",
 )
 
@@ -78,7 +79,6 @@ def gather(
     encoder: BM25Encoder,
     unsupported: Sequence[str],
     missing_value: str,
-    asks_value: bool,
     yes_no: bool,
 ) -> Evidence:
     """The gate's features for ``question`` (``ranked``: the sources' sentences, best
@@ -113,7 +113,6 @@ def gather(
             float(len(unsupported)),
             float(len(focus_words)),
             float(bool(missing_value)),
-            float(asks_value),
             float(yes_no),
         ]
     )
@@ -184,7 +183,7 @@ class AnswerabilityGate:
         if names != ANSWERABILITY_FEATURES or any(len(a) != len(names) for a in arrays):
             raise KBError(
                 f"{source} was fitted on other features than this release computes; refit it "
-                "with `kb eval --fit-ranker`"
+                "with `kb eval --all --fit`"
             )
         mean, scale, coef = arrays
         return cls(mean, np.where(scale > 0, scale, 1.0), coef, intercept, threshold, fitted_on)

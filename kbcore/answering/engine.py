@@ -157,7 +157,6 @@ class ChatEngine:
                 self.retriever.encoder,
                 support.unsupported,
                 support.missing_value,
-                support.asks_value,
                 bool(YES_NO_QUESTION.match(message)),
             )
             if not self.gate.answers(evidence.features):

@@ -156,6 +156,8 @@ class ExtractiveAnswerer:
                 break
             if any(_same_sentence(candidate, c) for c in chosen):
                 continue
+            if candidate.sentence.text.rstrip().endswith(":"):
+                continue  # it introduces what only the lead may bring
             if not can_lead(candidate.sentence) and candidate.source is not lead.source:
                 continue
             if candidate.source is not lead.source and not self._bears(candidate, floor):
@@ -340,7 +342,9 @@ def _compose(chosen: list[ScoredSentence]) -> tuple[str, list[Citation]]:
     labelled: set[int] = set()
     for run in runs:
         source = run[0].source
-        for piece in _passages(source, [item.sentence for item in run]):
+        # Only the lead brings the code block it introduces.
+        leads = any(item is chosen[0] for item in run)
+        for piece in _passages(source, [item.sentence for item in run], leads):
             citations.append(source.cite(len(citations) + 1, piece.quote))
             label = ""
             if source.number not in labelled and names_identifier(source.hit.heading):
@@ -350,17 +354,19 @@ def _compose(chosen: list[ScoredSentence]) -> tuple[str, list[Citation]]:
     return _join(parts), citations
 
 
-def _passages(source: Source, run: list[Sentence]) -> list[Passage]:
+def _passages(source: Source, run: list[Sentence], with_code: bool = True) -> list[Passage]:
     """A run of adjacent sentences as the fewest verbatim passages: as far as one stored
-    chunk holds it, each with the code block that follows a sentence ending in ":" (a run
-    that crosses a chunk boundary is cut there, not into single sentences)."""
+    chunk holds it, each (``with_code``) with the code block that follows a sentence
+    ending in ":" (a run that crosses a chunk boundary is cut there, not into single
+    sentences)."""
     out: list[Passage] = []
     first = 0
     while first < len(run):
         best: Passage | None = None
         last = first
         for end in range(first, len(run)):
-            found = source.passage(run[first], run[end], run[end].text.rstrip().endswith(":"))
+            introduces = with_code and run[end].text.rstrip().endswith(":")
+            found = source.passage(run[first], run[end], introduces)
             if found is None:
                 break
             best, last = found, end

@@ -1,7 +1,7 @@
 """The sentence ranker: a logistic model over ``kbcore.answering.features.FEATURES`` that
 scores how likely a sentence is to state what the question asks.
 
-Its weights are fitted by ``kb eval --fit-ranker`` on every question set in
+Its weights are fitted by ``kb eval --all --fit`` on every question set in
 ``eval/thresholds.toml`` (a sentence of the expected article that holds the question's
 facts is a positive) and validated leave-one-corpus-out (``kb eval --all --loco``: fitted
 on the other sets, scored on the held-out one). They ship as ``kbcore/assets/ranker.json``.
@@ -75,7 +75,7 @@ class LinearRanker:
         if features != FEATURES:
             raise KBError(
                 f"{source} was fitted on other features than this release computes; refit it "
-                "with `kb eval --fit-ranker`"
+                "with `kb eval --all --fit`"
             )
         if any(len(a) != len(FEATURES) for a in arrays):
             raise KBError(f"{source}: weights do not match the {len(FEATURES)} features")

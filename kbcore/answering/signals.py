@@ -21,7 +21,7 @@ import re
 
 QUANTITY_QUESTION = re.compile(
     r"\b(how (much|many|long|often|big|large|small)|what (value|size|number|percentage|"
-    r"dimension|rank)|cost|price|budget)\b",
+    r"dimension|rank)|cost|price|budget|set (?:me|us|you) back)\b",
     re.IGNORECASE,
 )
 DIGIT = re.compile(r"\d")

@@ -13,7 +13,7 @@ from kbcore.embedding.base import Vectors
 from kbcore.retrieval import SectionHit
 from kbcore.schema import ChunkPayload
 
-CODE_LINES = 10  # most lines of a code block that follows a sentence ending in ":"
+CODE_LINES = 8  # most lines of a code block that follows a sentence ending in ":"
 
 
 LineKind = Literal["prose", "code", "head", "row"]  # head/row: a table's header row, a row

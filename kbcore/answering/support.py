@@ -130,6 +130,7 @@ _PRICE_WORDS = frozenset(
 _AMOUNT_QUESTION = re.compile(
     r"\bhow much\b|^\W*what\b|\bper (?:hour|month|year|seat|user)\b", re.I
 )
+_SETS_BACK = re.compile(r"\bsets? (?:me|us|you) back\b", re.I)  # "what does it set me back?"
 _MONEY = re.compile(r"[$€£]\s?\d|\b\d[\d,.]*\s?(?:usd|eur|dollars?)\b", re.IGNORECASE)
 # Acronyms and words that never name a product or version on their own.
 _GENERIC = frozenset(
@@ -216,7 +217,6 @@ class Support:
     unsupported: list[str] = field(default_factory=list)
     refusal: Refusal | None = None
     missing_value: str = ""
-    asks_value: bool = False
 
 
 def is_identifier(token: str) -> bool:
@@ -336,7 +336,7 @@ def asks_price(question: str) -> bool:
     """Whether the question asks for an amount of money ("how much does it cost", "what
     is the pricing"), not merely mentions cost ("does it cost more?")."""
     words = set(words_of(question))
-    if words & (_PRICE_WORDS - {"cost", "costs"}):
+    if words & (_PRICE_WORDS - {"cost", "costs"}) or _SETS_BACK.search(question):
         return True
     return bool(words & {"cost", "costs"}) and bool(_AMOUNT_QUESTION.search(question))
 
@@ -406,16 +406,6 @@ def _states_keys(text: str) -> bool:
     return bool(_KEYS.search(text))
 
 
-def asks_for_value(question: str) -> bool:
-    """Whether the question asks for a limit, a date, a keyboard shortcut or a price."""
-    return bool(
-        _LIMIT_QUESTION.search(question)
-        or _WHEN_QUESTION.search(question)
-        or _SHORTCUT_QUESTION.search(question)
-        or asks_price(question)
-    )
-
-
 def assess(
     question: str,
     sources: Sequence[Source],
@@ -444,13 +434,7 @@ def assess(
         return Support(False, top_dense, refusal=refusal)
     missing = unsupported_terms(question, sources[:SUPPORT_SOURCES], vocabulary, message)
     value = missing_value(message or question, sources[:SUPPORT_SOURCES], vocabulary, encoder)
-    return Support(
-        True,
-        top_dense,
-        missing,
-        missing_value=value,
-        asks_value=asks_for_value(message or question),
-    )
+    return Support(True, top_dense, missing, missing_value=value)
 
 
 def refusal_for(support: Support, uncovered: Sequence[str], floor: float) -> Refusal:

@@ -260,7 +260,7 @@ def test_a_passage_two_pages_repeat_appears_once() -> None:
     same = "Use --cache to only format changed files."
     a = section(same, "It stores a cache file.", heading="Cache", number=1)
     b = section(same, "Other text about flags.", heading="CLI", number=2)
-    text, quotes = _answer([a, b], "how do I only format changed files with --cache?")
+    text, _ = _answer([a, b], "how do I only format changed files with --cache?")
     assert as_read(text).count(same) == 1, text
 
 
