@@ -123,10 +123,12 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if refusal:
         print(f"\n(refused: {refusal['code']}: {refusal['detail']})")
     if answer["citations"]:
-        print()
+        print("\nFrom the docs:")
         for citation in answer["citations"]:
+            related = "" if citation.get("in_answer", True) else " (related)"
             print(
-                f"[{citation['id']}] {citation['title']} > {citation['heading']}  {citation['url']}"
+                f"[{citation['id']}] {citation['title']} > {citation['heading']}{related}  "
+                f"{citation['url']}"
             )
             print(f'    "{citation["quote"]}"')
     for suggestion in answer["suggestions"]:

@@ -23,7 +23,7 @@ leave-one-corpus-out (``kb eval --all --loco``). They ship as
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -36,7 +36,6 @@ from kbcore.answering.scoring import ScoredSentence
 from kbcore.answering.sources import Source
 from kbcore.answering.vocabulary import Vocabulary
 from kbcore.errors import KBError
-from kbcore.sparse import BM25Encoder
 
 GATE_PATH = Path(__file__).resolve().parent.parent / "assets" / "answerability.json"
 TARGET_FALSE_REFUSALS = 0.02
@@ -76,7 +75,7 @@ def gather(
     ranked: Sequence[ScoredSentence],
     floor: float,
     vocabulary: Vocabulary,
-    encoder: BM25Encoder,
+    terms: Callable[[str], frozenset[str]],
     unsupported: Sequence[str],
     missing_value: str,
     yes_no: bool,
@@ -84,11 +83,11 @@ def gather(
     """The gate's features for ``question`` (``ranked``: the sources' sentences, best
     first; ``unsupported``/``missing_value``: the rule-based findings of ``support``)."""
     focus = focus_of(question)
-    weights = _weights(question, vocabulary, encoder)
-    focus_weights = _weights(focus, vocabulary, encoder)
+    weights = _weights(question, vocabulary, terms)
+    focus_weights = _weights(focus, vocabulary, terms)
     top_dense = max((s.hit.dense_score or 0.0) for s in sources[:COVER_SOURCES])
     section_terms = [
-        set(encoder.terms(f"{s.hit.heading_path}\n{s.text()}")) for s in sources[:COVER_SOURCES]
+        set(terms(f"{s.hit.heading_path}\n{s.text()}")) for s in sources[:COVER_SOURCES]
     ]
     union: set[str] = set().union(*section_terms) if section_terms else set()
     best = ranked[0] if ranked else None
@@ -97,7 +96,7 @@ def gather(
         sentences = best.source.sentences()
         index = best.sentence.index
         for sentence in sentences[max(index - 1, 0) : index + 2]:
-            window.update(encoder.terms(sentence.text))
+            window.update(terms(sentence.text))
     focus_words = {t.lower() for t in unsupported if t.lower() in focus.lower()}
     features = np.array(
         [
@@ -125,8 +124,10 @@ def gather(
     return Evidence(features, tuple(unsupported), uncovered, missing_value)
 
 
-def _weights(text: str, vocabulary: Vocabulary, encoder: BM25Encoder) -> dict[str, float]:
-    return {term: vocabulary.idf(term) for term in set(encoder.terms(text))}
+def _weights(
+    text: str, vocabulary: Vocabulary, terms: Callable[[str], frozenset[str]]
+) -> dict[str, float]:
+    return {term: vocabulary.idf(term) for term in terms(text)}
 
 
 def _cover(weights: dict[str, float], terms: set[str]) -> float:

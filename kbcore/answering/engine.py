@@ -154,7 +154,7 @@ class ChatEngine:
                 ranked,
                 floor,
                 vocabulary,
-                self.retriever.encoder,
+                self.scorer.terms,
                 support.unsupported,
                 support.missing_value,
                 bool(YES_NO_QUESTION.match(message)),

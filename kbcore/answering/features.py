@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
 
 import numpy as np
+from cachetools import LRUCache
 from numpy.typing import NDArray
 
 from kbcore.answering import signals as sig
@@ -141,11 +144,87 @@ class QuestionKind:
         )
 
 
+@dataclass(frozen=True)
+class Traits:
+    """What a text is, whatever the question: its stemmed terms, the identifiers it names
+    and the patterns of ``signals`` it matches (computed once per text, then cached)."""
+
+    terms: frozenset[str]
+    identifiers: tuple[str, ...]
+    label: bool
+    fragment: bool
+    colon: bool
+    question: bool
+    anaphor: bool
+    signpost: bool
+    imperative: bool
+    digit: bool
+    yes_no_answer: bool
+    states_default: bool
+    reason: bool
+    negation: bool
+    contrast: bool
+    means: bool
+
+    @classmethod
+    def of(cls, text: str, encoder: BM25Encoder) -> Traits:
+        stripped = text.rstrip()
+        return cls(
+            terms=frozenset(encoder.terms(text)),
+            identifiers=tuple(t.lower() for t in sig.IDENTIFIER.findall(text)),
+            label=sig.is_label(text),
+            fragment=sig.is_fragment(text),
+            colon=stripped.endswith(":"),
+            question=stripped.endswith("?"),
+            anaphor=bool(sig.ANAPHOR.match(text)),
+            signpost=bool(sig.SIGNPOST.match(text)),
+            imperative=bool(sig.IMPERATIVE.match(text)),
+            digit=bool(sig.DIGIT.search(text)),
+            yes_no_answer=bool(sig.YES_NO_ANSWER.match(text)),
+            states_default=bool(sig.STATES_DEFAULT.search(text)),
+            reason=bool(sig.REASON.search(text)),
+            negation=bool(sig.NEGATION.search(text)),
+            contrast=bool(sig.CONTRAST.search(text)),
+            means=bool(sig.MEANS.search(text)),
+        )
+
+
+@dataclass
+class TraitCache:
+    """``Traits`` of recently seen texts (bounded; shared by the threads of a process)."""
+
+    encoder: BM25Encoder
+    size: int = 32768
+    _cache: LRUCache[str, Traits] = field(init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._cache = LRUCache(self.size)
+
+    def __call__(self, text: str) -> Traits:
+        with self._lock:
+            known = self._cache.get(text)
+        if known is not None:
+            return known
+        traits = Traits.of(text, self.encoder)
+        with self._lock:
+            self._cache[text] = traits
+        return traits
+
+    def terms(self, text: str) -> frozenset[str]:
+        return self(text).terms
+
+
 @dataclass
 class FeatureExtractor:
     """Builds the feature matrix of every sentence of the sources for one question."""
 
     encoder: BM25Encoder
+    traits: TraitCache | None = None
+
+    def __post_init__(self) -> None:
+        if self.traits is None:
+            self.traits = TraitCache(self.encoder)
 
     def term_weights(
         self, query: str, vocabulary: Vocabulary, context: str = ""
@@ -158,7 +237,7 @@ class FeatureExtractor:
         weights.update({term: vocabulary.idf(term) for term in set(self.encoder.terms(query))})
         return weights
 
-    def coverage(self, weights: dict[str, float], terms: set[str]) -> float:
+    def coverage(self, weights: dict[str, float], terms: AbstractSet[str]) -> float:
         """Share of the query's term weight that ``terms`` cover."""
         total = sum(weights.values())
         if total <= 0:
@@ -196,7 +275,9 @@ class FeatureExtractor:
             else dense
         )
         heading = self._heading_dense(sources, query_vector, vectors_for)
-        terms = [set(self.encoder.terms(c.sentence.reads_as)) for c in candidates]
+        assert self.traits is not None
+        traits = [self.traits(c.sentence.reads_as) for c in candidates]
+        terms = [t.terms for t in traits]
         lexical = np.array([self.coverage(weights, t) for t in terms])
         focus_lexical = np.array([self.coverage(focus_weights, t) for t in terms])
         dense_rank = _rank_within(candidates, dense)
@@ -232,15 +313,20 @@ class FeatureExtractor:
         sparse_top = max((s.hit.sparse_score or 0.0 for s in sources), default=0.0) or 1.0
         rows = np.zeros((len(candidates), len(FEATURES)))
         lexical_top, dense_top = float(lexical.max()), float(dense.max())
+        heading_lexical = {
+            s.number: self.coverage(weights, self.traits.terms(s.hit.heading_path)) for s in sources
+        }
+        yes_no_fits = {
+            s.number: kind.yes_no
+            and self.coverage(weights, self.traits.terms(s.hit.heading)) >= YES_NO_HEADING_COVERAGE
+            for s in sources
+        }
         for i, c in enumerate(candidates):
-            source, sentence, text = c.source, c.sentence, c.sentence.reads_as
+            source, sentence, text, t = c.source, c.sentence, c.sentence.reads_as, traits[i]
             hit = source.hit
-            heading_lexical = self.coverage(weights, set(self.encoder.terms(hit.heading_path)))
             count = max(len(source.sentences()), 1)
-            yes_no_fits = kind.yes_no and (
-                self.coverage(weights, set(self.encoder.terms(hit.heading)))
-                >= YES_NO_HEADING_COVERAGE
-            )
+            asked = any(w in question_words for w in t.identifiers)
+            new_name = any(w not in question_words for w in t.identifiers)
             rows[i] = (
                 c.rank / 5.0,
                 float(c.rank == 0),
@@ -248,7 +334,7 @@ class FeatureExtractor:
                 hit.dense_score or 0.0,
                 (hit.sparse_score or 0.0) / sparse_top,
                 heading[source.number],
-                heading_lexical,
+                heading_lexical[source.number],
                 float(source.is_faq),
                 lexical[i],
                 window_lexical[i],
@@ -264,35 +350,32 @@ class FeatureExtractor:
                 previous_lexical[i],
                 next_lexical[i],
                 section_lexical[source.number],
-                float(sig.names_something_asked(text, question_words)),
-                float(sig.names_something_new(text, question_words)),
+                float(asked),
+                float(new_name),
                 float(names_identifier(hit.heading)),
-                float(
-                    kind.name
-                    and (sig.names_something_new(text, question_words) or sentence.code_follows)
-                ),
+                float(kind.name and (new_name or sentence.code_follows)),
                 float(sentence.index == 0),
                 sentence.index / count,
                 math.log1p(len(text)) / 6.0,
                 float(len(text) < 40),
                 float(len(text) > 300),
-                float(sig.is_label(text)),
+                float(t.label),
                 float(bool(sentence.table_header)),
-                float(sig.is_fragment(text)),
-                float(text.rstrip().endswith(":")),
+                float(t.fragment),
+                float(t.colon),
                 float(sentence.code_follows),
-                float(text.rstrip().endswith("?")),
-                float(bool(sig.ANAPHOR.match(text))),
-                float(bool(sig.SIGNPOST.match(text))),
-                float(bool(sig.IMPERATIVE.match(text))),
-                float(kind.number and bool(sig.DIGIT.search(text))),
+                float(t.question),
+                float(t.anaphor),
+                float(t.signpost),
+                float(t.imperative),
+                float(kind.number and t.digit),
                 float(bool(kind.defined) and sig.defines(text, kind.defined)),
-                float(not yes_no_fits and bool(sig.YES_NO_ANSWER.match(text))),
-                float(kind.default and bool(sig.STATES_DEFAULT.search(text))),
-                float(kind.reason and bool(sig.REASON.search(text))),
-                float(kind.yes_no and bool(sig.NEGATION.search(text))),
-                float(kind.contrast and bool(sig.CONTRAST.search(text))),
-                float(kind.means and bool(sig.MEANS.search(text))),
+                float(not yes_no_fits[source.number] and t.yes_no_answer),
+                float(kind.default and t.states_default),
+                float(kind.reason and t.reason),
+                float(kind.yes_no and t.negation),
+                float(kind.contrast and t.contrast),
+                float(kind.means and t.means),
                 float(kind.means),
             )
         return candidates, rows

@@ -56,10 +56,15 @@ class SentenceScorer:
     ranker: LinearRanker = field(default_factory=shipped_ranker)
     _cache: LRUCache[str, Vectors] = field(default_factory=lambda: LRUCache(CACHE_SIZE))
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    extractor: FeatureExtractor = field(init=False)
 
-    @property
-    def extractor(self) -> FeatureExtractor:
-        return FeatureExtractor(self.encoder)
+    def __post_init__(self) -> None:
+        self.extractor = FeatureExtractor(self.encoder)
+
+    def terms(self, text: str) -> frozenset[str]:
+        """The stemmed terms of a text (cached with the rest of what a text is)."""
+        assert self.extractor.traits is not None
+        return self.extractor.traits.terms(text)
 
     def features(
         self,

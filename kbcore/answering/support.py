@@ -35,6 +35,7 @@ from kbcore.answering.sources import Source
 from kbcore.answering.vocabulary import Vocabulary, words_of
 from kbcore.sparse import BM25Encoder
 
+PRICE = "a price"  # the unsupported "term" of a question asking a price no section states
 MIN_DENSE = 0.20  # used only for an index built before calibration existed
 COMMON_SHARE = 0.02
 DISTINCTIVE_SHARE = 0.1  # a word in fewer of the chunks than this says what a question is about
@@ -308,7 +309,7 @@ def unsupported_terms(
     # A price is asked for in the visitor's own words (a follow-up's context may have
     # asked it already, and been answered).
     if asks_price(message or question) and not any(_MONEY.search(t) for t in texts):
-        missing.append("a price")
+        missing.append(PRICE)
     return missing
 
 
@@ -433,6 +434,13 @@ def assess(
         refusal = Refusal(RefusalCode.LOW_SIMILARITY, detail, top_dense, min_dense)
         return Support(False, top_dense, refusal=refusal)
     missing = unsupported_terms(question, sources[:SUPPORT_SOURCES], vocabulary, message)
+    if PRICE in missing:
+        # A price is a fact or it is not: asked for and stated nowhere close, it is refused.
+        detail = "the question asks for a price, which the closest sections never state"
+        refusal = Refusal(
+            RefusalCode.UNSUPPORTED_TERM, detail, top_dense, min_dense, tuple(missing)
+        )
+        return Support(False, top_dense, missing, refusal=refusal)
     value = missing_value(message or question, sources[:SUPPORT_SOURCES], vocabulary, encoder)
     return Support(True, top_dense, missing, missing_value=value)
 

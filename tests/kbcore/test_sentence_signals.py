@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from kbcli.ranker_training import GateRow, QuestionRows, fit, fit_gate, top1
-from kbcore.answering.answerability import AnswerabilityGate
+from kbcore.answering.answerability import ANSWERABILITY_FEATURES, AnswerabilityGate
 from kbcore.answering.citations import answer_is_its_quotes, verify
 from kbcore.answering.extractive import MAX_PROSE, ExtractiveAnswerer, _compose
 from kbcore.answering.features import FEATURES, FeatureExtractor, focus_of
@@ -218,7 +218,7 @@ def test_the_listwise_fit_learns_what_decides() -> None:
 
 def test_the_gate_threshold_keeps_false_refusals_under_its_target() -> None:
     rng = np.random.default_rng(3)
-    n = 14
+    n = len(ANSWERABILITY_FEATURES)
 
     def rows(answerable: bool, count: int) -> list[GateRow]:
         centre = 1.0 if answerable else -1.0
