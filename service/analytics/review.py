@@ -83,7 +83,7 @@ def golden_line(item: ReviewItem, choice: PromoteIn, docs: ServedDocs) -> dict[s
         if not anchor:
             anchor = docs.best_anchor(question, article)
     facts = [fact.strip() for fact in choice.facts if fact.strip()]
-    return {
+    line: dict[str, object] = {
         "id": golden_id(item),
         "question": question,
         "answerable": target is not None,
@@ -92,3 +92,8 @@ def golden_line(item: ReviewItem, choice: PromoteIn, docs: ServedDocs) -> dict[s
         "facts": facts,
         "follow_up_of": None,
     }
+    if target is None:
+        # A visitor's question the docs should refuse: a near miss until an owner says
+        # otherwise (kb eval reports refusals of near misses on their own).
+        line = {**line, "kind": "near_miss"}
+    return line

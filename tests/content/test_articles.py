@@ -138,7 +138,13 @@ def test_fine_tuning_articles_carry_the_source_figures(articles: list[Article]) 
 
 def test_golden_set_shape(golden: list[dict[str, Any]], articles: list[Article]) -> None:
     keys = {"id", "question", "answerable", "article", "anchor", "facts", "follow_up_of"}
-    assert all(set(q) == keys for q in golden)
+    assert all(set(q) == keys for q in golden if q["answerable"])
+    # An unanswerable question says which kind it is: a near miss or off topic.
+    assert all(
+        set(q) == keys | {"kind"} and q["kind"] in ("near_miss", "off_topic")
+        for q in golden
+        if not q["answerable"]
+    )
     ids = [q["id"] for q in golden]
     assert len(ids) == len(set(ids))
     answerable = [q for q in golden if q["answerable"]]
