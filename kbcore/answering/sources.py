@@ -200,13 +200,24 @@ def _table_headers(chunk: ChunkPayload) -> dict[int, str]:
     return out
 
 
+TABLE_ROWS_ABOVE = 2  # rows of a table a quoted row may bring to reach its header row
+
+
 def _header_above(chunk: ChunkPayload, start: int) -> int | None:
-    """Where the header row right above the table row at ``start`` begins (``None`` when
-    the line above is not its table's header)."""
+    """Where the header row of the table holding the row at ``start`` begins, when at
+    most ``TABLE_ROWS_ABOVE`` rows lie between them (a quote from there shows the row
+    under its header, as the page does); ``None`` otherwise."""
     starts = {a for a, _ in chunk.sentences}
-    for a, b in chunk.tables:
-        if b + 1 == start and a not in starts and any(x == start for x, _ in chunk.tables):
-            return a
+    lines = sorted(chunk.tables)
+    index = next((i for i, (a, _) in enumerate(lines) if a == start), None)
+    if index is None:
+        return None
+    for back in range(index - 1, max(index - 2 - TABLE_ROWS_ABOVE, -1), -1):
+        a, b = lines[back]
+        if b + 1 != lines[back + 1][0]:
+            return None  # not the same table
+        if a not in starts:
+            return a  # the header row (no sentence starts on it)
     return None
 
 

@@ -275,3 +275,28 @@ def test_a_section_named_after_an_option_leads_with_its_name() -> None:
     final, verified = verify(text, citations, {(source.hit.article, source.hit.anchor): source})
     assert answer_is_its_quotes(final, verified)
     assert not answer_is_its_quotes(final.replace("server.port", "server.host"), verified)
+
+
+def test_a_quoted_table_row_comes_under_its_header_row_as_a_table() -> None:
+    text = "Each task:\nTask | Helps?\nArithmetic | Yes\nLookups | No\nSorting | Sometimes"
+    position, spans, tables = 0, [], []
+    for number, line in enumerate(text.split("\n")):
+        if number != 1:  # the header row is no sentence
+            spans.append((position, position + len(line)))
+        if number >= 1:
+            tables.append((position, position + len(line)))
+        position += len(line) + 1
+    source = section("x")
+    chunk = source.chunks[0].model_copy(update={"text": text, "sentences": spans, "tables": tables})
+    source = Source(number=1, hit=source.hit, chunks=[chunk])
+    row = next(s for s in source.sentences() if s.text == "Lookups | No")
+    assert row.table_header == "Task | Helps?"
+    assert row.reads_as == "Task: Lookups | Helps?: No"
+    drafted, drafted_citations = _compose([ScoredSentence(source, row, 1.0, 0.5, 0.5)])
+    key = (source.hit.article, source.hit.anchor)
+    text_out, citations = verify(drafted, drafted_citations, {key: source})
+    assert "| Task | Helps? |\n| --- | --- |\n| Arithmetic | Yes |\n| Lookups | No |" in text_out
+    assert citations[0].quote == "Task | Helps?\nArithmetic | Yes\nLookups | No"
+    assert answer_is_its_quotes(text_out, citations), text_out
+    broken = text_out.replace("| Lookups | No |", "| Lookups | Yes |")
+    assert not answer_is_its_quotes(broken, citations)

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from ingest.articles import load_content
 from kbcore.answering.citations import answer_is_its_quotes
 from kbcore.answering.extractive import MAX_PROSE
-from kbcore.answering.reading import prose_of
 from kbcore.answering.models import Citation
+from kbcore.answering.reading import prose_of
 from kbcore.runtime import Runtime
 from service.app import create_app
 from tests.conftest import CONTENT, make_settings
