@@ -33,6 +33,7 @@ from kbcore.answering.support import (
     MIN_DENSE,
     SUPPORT_SOURCES,
     Support,
+    asks_price,
     assess,
     refusal_for,
 )
@@ -301,6 +302,7 @@ class ChatEngine:
                 prepared.vocabulary,
                 prepared.rewrite.context,
                 prepared.ranked,
+                asks_price(message),
             )
             answer = self.finish(prepared, draft)
             for piece in _pieces(answer.answer):

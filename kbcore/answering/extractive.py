@@ -40,6 +40,7 @@ FAQ_SENTENCES = 3
 LIST_ITEMS = 4  # items that follow a sentence ending in ":" come with it
 EVIDENCE = 2  # sections whose best sentence is shown after the answer as evidence
 EVIDENCE_MARGIN = 3.0  # log-odds below the lead such a sentence may score
+PRICE_SOURCES = 3  # the closest sections a price question's lead may come from
 SAME_PASSAGE = 0.8  # word overlap above which two passages say the same thing
 _WORDS = re.compile(r"\w+")
 
@@ -77,9 +78,11 @@ class ExtractiveAnswerer:
         vocabulary: Vocabulary,
         context: str = "",
         ranked: Sequence[ScoredSentence] | None = None,
+        wants_price: bool = False,
     ) -> Draft:
         """Answer ``focus`` (the visitor's words; ``context`` = the question it follows;
-        ``ranked``: the sources' sentences already scored, best first)."""
+        ``ranked``: the sources' sentences already scored, best first; ``wants_price``:
+        it asks what something costs, so the lead must state an amount)."""
         scored = (
             list(ranked)
             if ranked
@@ -91,7 +94,7 @@ class ExtractiveAnswerer:
         if faq:
             # The FAQ entry's own answer leads, whole; the best other sentences may follow.
             scored = faq + [s for s in scored if s.source is not faq[0].source]
-        chosen = self._choose(scored, vocabulary.floor)
+        chosen = self._choose(scored, vocabulary.floor, wants_price)
         text, citations = _compose(chosen)
         evidence = self._evidence(chosen, scored, vocabulary.floor)
         cited = [s.source.cite(0, s.text) for s in evidence]
@@ -136,10 +139,21 @@ class ExtractiveAnswerer:
         ]
 
     def _choose(
-        self, scored: list[ScoredSentence], floor: float | None = None
+        self, scored: list[ScoredSentence], floor: float | None = None, wants_price: bool = False
     ) -> list[ScoredSentence]:
-        """The lead, then what it needs (see the module docstring), in answer order."""
-        lead = next((s for s in scored if can_lead(s.sentence)), scored[0])
+        """The lead, then what it needs (see the module docstring), in answer order. A
+        question about a price leads with the best sentence stating an amount in one of
+        the three closest sections (the support check refuses a price question when none
+        of them states one)."""
+        leads = [s for s in scored if can_lead(s.sentence)]
+        if wants_price:
+            priced = [
+                s
+                for s in leads
+                if s.source.number <= PRICE_SOURCES and sig.MONEY.search(s.sentence.reads_as)
+            ]
+            leads = priced or leads
+        lead = leads[0] if leads else scored[0]
         chosen = [lead, *self._introduced(lead, scored)]
         setting = self._setting_of(lead, scored)
         if setting is not None and all(not _same_sentence(setting, c) for c in chosen):

@@ -85,6 +85,8 @@ MEANS = re.compile(
     r"\b(?:can|could|may) (?:be|still be|also be) \w+ed (?:by|with|using|via|to)\b",
     re.IGNORECASE,
 )
+# An amount of money: "$50-500", "€20", "120 USD".
+MONEY = re.compile(r"[$€£]\s?\d|\b\d[\d,.]*\s?(?:usd|eur|dollars?)\b", re.IGNORECASE)
 NEGATION = re.compile(r"\b(?:not|no|never|only|without|cannot)\b|n't\b|n’t\b", re.IGNORECASE)
 # Opens by pointing back at what came before: it needs its neighbour to be understood.
 ANAPHOR = re.compile(r"^(?:this|that|these|those|it|they|such|however|also|then)\b", re.I)

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from kbcore.answering.models import Refusal, RefusalCode
+from kbcore.answering.signals import MONEY
 from kbcore.answering.sources import Source
 from kbcore.answering.vocabulary import Vocabulary, words_of
 from kbcore.sparse import BM25Encoder
@@ -132,7 +133,7 @@ _AMOUNT_QUESTION = re.compile(
     r"\bhow much\b|^\W*what\b|\bper (?:hour|month|year|seat|user)\b", re.I
 )
 _SETS_BACK = re.compile(r"\bsets? (?:me|us|you) back\b", re.I)  # "what does it set me back?"
-_MONEY = re.compile(r"[$€£]\s?\d|\b\d[\d,.]*\s?(?:usd|eur|dollars?)\b", re.IGNORECASE)
+_MONEY = MONEY
 # Acronyms and words that never name a product or version on their own.
 _GENERIC = frozenset(
     [
