@@ -172,15 +172,15 @@ class ExtractiveAnswerer:
                 continue
             if candidate.sentence.text.rstrip().endswith(":"):
                 continue  # it introduces what only the lead may bring
+            if candidate.sentence.table_header and candidate.source is not lead.source:
+                continue  # another section's table is not what the lead needs
             if not can_lead(candidate.sentence) and candidate.source is not lead.source:
                 continue
             if candidate.source is not lead.source and not self._bears(candidate, floor):
                 continue
             length = _prose_length(candidate)
-            if used + length > self.max_prose and added:
-                continue
-            if used + length > self.max_prose and candidate.source is not lead.source:
-                continue
+            if used + length > self.max_prose:
+                continue  # only the lead (and what it brings) may be longer than the budget
             if any(_says_the_same(candidate, c) for c in chosen):
                 continue
             chosen.append(candidate)

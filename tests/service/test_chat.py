@@ -115,10 +115,14 @@ def test_every_answer_is_its_quotes_and_nothing_else(
 def test_answers_are_short_as_read(
     golden_answers: list[tuple[dict[str, Any], dict[str, Any]]],
 ) -> None:
-    lengths = sorted(len(prose_of(b["answer"])) for _, b in golden_answers if b["grounded"])
+    answers = [b["answer"] for _, b in golden_answers if b["grounded"]]
+    lengths = sorted(len(prose_of(a)) for a in answers)
     assert lengths and lengths[len(lengths) // 2] <= MAX_PROSE  # the median visitor reads
-    # Only a single sentence longer than the budget can make an answer longer than it.
-    assert lengths[-1] <= MAX_PROSE + 400, lengths[-5:]
+    # Only the lead can make an answer much longer than the budget: a long sentence, or
+    # the table it quotes a row of.
+    for answer in answers:
+        if len(prose_of(answer)) > MAX_PROSE + 300:
+            assert answer.startswith("**") and "\n\n| " in answer[:300], answer
 
 
 def test_golden_answers_carry_their_facts_and_cite_the_article(
