@@ -73,14 +73,11 @@ def collect(
         facts = [str(f).lower() for f in q.get("facts", [])]
         if not q.get("answerable") or not facts or not q.get("article"):
             continue
-        history: list[Turn] = []
-        if q.get("follow_up_of"):
-            first = by_id[q["follow_up_of"]]
-            history = [Turn("user", first["question"]), Turn("assistant", "")]
+        history = _history(q, by_id)
         prepared = engine.prepare(q["question"], history)
         candidates, rows = engine.scorer.features(
             q["question"],
-            engine.focus_vector(prepared),
+            prepared.focus,
             prepared.sources,
             prepared.vocabulary,
             prepared.rewrite.context,
@@ -99,6 +96,14 @@ def collect(
             continue
         out.append(QuestionRows(set_name, q["id"], rows, counts == counts.max()))
     return out
+
+
+def _history(q: Mapping[str, Any], by_id: Mapping[str, Mapping[str, Any]]) -> list[Turn]:
+    """A follow-up's conversation: the question it follows (the answer is not needed to
+    rewrite it, and would depend on the ranker being fitted)."""
+    if not q.get("follow_up_of"):
+        return []
+    return [Turn("user", by_id[q["follow_up_of"]]["question"]), Turn("assistant", "")]
 
 
 def fit(questions: Sequence[QuestionRows], l2: float = L2) -> LinearRanker:
@@ -145,10 +150,7 @@ def collect_gate(
     by_id = {q["id"]: q for q in golden}
     out: list[GateRow] = []
     for q in golden:
-        history: list[Turn] = []
-        if q.get("follow_up_of"):
-            first = by_id[q["follow_up_of"]]
-            history = [Turn("user", first["question"]), Turn("assistant", "")]
+        history = _history(q, by_id)
         prepared = engine.prepare(q["question"], history)
         if prepared.evidence is None:
             continue

@@ -42,6 +42,12 @@ class StoredPoint:
     sentences: list[list[float]] | None = None
 
 
+def sentence_matrix(vectors: object, name: str) -> Matrix | None:
+    """The named multivector of a record's vectors as a matrix (``None`` when absent)."""
+    rows = vectors.get(name) if isinstance(vectors, dict) else None
+    return np.asarray(rows, dtype=np.float32) if isinstance(rows, list) and rows else None
+
+
 @dataclass(frozen=True)
 class ScoredHit:
     """A point a query found, with its score (and payload when asked for)."""

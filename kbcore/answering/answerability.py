@@ -32,6 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from kbcore.answering.features import focus_of
+from kbcore.answering.ranker import read_linear
 from kbcore.answering.scoring import ScoredSentence
 from kbcore.answering.sources import Source
 from kbcore.answering.vocabulary import Vocabulary
@@ -87,7 +88,8 @@ def gather(
     focus_weights = _weights(focus, vocabulary, terms)
     top_dense = max((s.hit.dense_score or 0.0) for s in sources[:COVER_SOURCES])
     section_terms = [
-        set(terms(f"{s.hit.heading_path}\n{s.text()}")) for s in sources[:COVER_SOURCES]
+        set(terms(s.hit.heading_path)).union(*(terms(c.text) for c in s.chunks))
+        for s in sources[:COVER_SOURCES]
     ]
     union: set[str] = set().union(*section_terms) if section_terms else set()
     best = ranked[0] if ranked else None
@@ -173,21 +175,12 @@ class AnswerabilityGate:
 
     @classmethod
     def from_json(cls, data: dict[str, object], source: str = "gate") -> AnswerabilityGate:
+        mean, scale, coef, intercept, fitted_on = read_linear(data, ANSWERABILITY_FEATURES, source)
         try:
-            names = tuple(str(f) for f in data["features"])  # type: ignore[attr-defined]
-            arrays = [np.asarray(data[key], dtype=np.float64) for key in ("mean", "scale", "coef")]
-            intercept = float(data["intercept"])  # type: ignore[arg-type]
             threshold = float(data["threshold"])  # type: ignore[arg-type]
-            fitted_on = tuple(str(s) for s in data.get("fitted_on", ()))  # type: ignore[attr-defined]
         except (KeyError, TypeError, ValueError) as exc:
             raise KBError(f"{source}: not an answerability gate ({exc})") from exc
-        if names != ANSWERABILITY_FEATURES or any(len(a) != len(names) for a in arrays):
-            raise KBError(
-                f"{source} was fitted on other features than this release computes; refit it "
-                "with `kb eval --all --fit`"
-            )
-        mean, scale, coef = arrays
-        return cls(mean, np.where(scale > 0, scale, 1.0), coef, intercept, threshold, fitted_on)
+        return cls(mean, scale, coef, intercept, threshold, fitted_on)
 
     @classmethod
     def load(cls, path: Path) -> AnswerabilityGate:

@@ -142,3 +142,16 @@ def verify(
 
     text = SENTINEL.sub(final, answer).strip()
     return text, [replace(verified[old], id=new) for old, new in renumber.items()]
+
+
+def verify_evidence(
+    evidence: Sequence[Citation], sources: Mapping[tuple[str, str], Source], after: int
+) -> list[Citation]:
+    """The evidence citations whose quotes are verbatim spans of their sections' stored
+    text, numbered from ``after + 1`` (they follow the answer's own), ``in_answer`` off."""
+    checked = [
+        c
+        for c in evidence
+        if (source := sources.get((c.article, c.anchor))) is not None and source.contains(c.quote)
+    ]
+    return [replace(c, id=after + n, in_answer=False) for n, c in enumerate(checked, start=1)]

@@ -17,10 +17,10 @@ import numpy as np
 from cachetools import LRUCache
 
 from kbcore.answering.answerability import AnswerabilityGate, Evidence, gather, shipped_gate
-from kbcore.answering.citations import verify
+from kbcore.answering.citations import verify, verify_evidence
 from kbcore.answering.extractive import Draft, ExtractiveAnswerer
 from kbcore.answering.llm import NOT_COVERED, LLMAnswerer, MarkerFilter
-from kbcore.answering.models import Answer, Citation, Refusal, RefusalCode, Suggestion, Turn
+from kbcore.answering.models import Answer, Refusal, RefusalCode, Suggestion, Turn
 from kbcore.answering.rewrite import (
     Rewrite,
     last_user_question,
@@ -201,10 +201,6 @@ class ChatEngine:
         hits = self.retriever.search(message, k=SUPPORT_SOURCES, version=version).hits
         return max((h.dense_score or 0.0 for h in hits), default=0.0) >= STANDALONE_SIMILARITY
 
-    def focus_vector(self, prepared: Prepared) -> Vectors:
-        """What sentences are compared with (see ``_focus``)."""
-        return prepared.focus
-
     def _focus(self, message: str, rewrite: Rewrite, query_vector: Vectors) -> Vectors:
         """What sentences are compared with: for a follow-up, mostly the visitor's own
         words ("does the order matter?"), a little of the question it follows."""
@@ -217,13 +213,9 @@ class ChatEngine:
 
     def finish(self, prepared: Prepared, draft: Draft) -> Answer:
         """Verify a draft; if nothing verifiable remains, refuse."""
-        text, citations = verify(draft.text, draft.citations, prepared.by_key)
         sources = prepared.by_key
-        checked = [c for c in draft.evidence if _verified(c, sources)]
-        evidence = [
-            replace(c, id=len(citations) + n, in_answer=False)
-            for n, c in enumerate(checked, start=1)
-        ]
+        text, citations = verify(draft.text, draft.citations, sources)
+        evidence = verify_evidence(draft.evidence, sources, len(citations))
         if not citations:
             detail = (
                 "the language model found no answer in the closest sections"
@@ -354,12 +346,6 @@ class ChatEngine:
             answerer="refusal",
             refusal=why,
         )
-
-
-def _verified(citation: Citation, sources: dict[tuple[str, str], Source]) -> bool:
-    """Whether a citation's quote is a verbatim span of its section's stored text."""
-    source = sources.get((citation.article, citation.anchor))
-    return source is not None and source.contains(citation.quote)
 
 
 def _pieces(text: str, size: int = STREAM_PIECE) -> list[str]:

@@ -65,22 +65,8 @@ class LinearRanker:
     @classmethod
     def from_json(cls, data: dict[str, object], source: str = "ranker") -> LinearRanker:
         """A ranker from its JSON form; it must name exactly today's ``FEATURES``."""
-        try:
-            features = tuple(str(f) for f in data["features"])  # type: ignore[attr-defined]
-            arrays = [np.asarray(data[key], dtype=np.float64) for key in ("mean", "scale", "coef")]
-            intercept = float(data["intercept"])  # type: ignore[arg-type]
-            fitted_on = tuple(str(s) for s in data.get("fitted_on", ()))  # type: ignore[attr-defined]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise KBError(f"{source}: not a sentence ranker ({exc})") from exc
-        if features != FEATURES:
-            raise KBError(
-                f"{source} was fitted on other features than this release computes; refit it "
-                "with `kb eval --all --fit`"
-            )
-        if any(len(a) != len(FEATURES) for a in arrays):
-            raise KBError(f"{source}: weights do not match the {len(FEATURES)} features")
-        mean, scale, coef = arrays
-        return cls(features, mean, np.where(scale > 0, scale, 1.0), coef, intercept, fitted_on)
+        mean, scale, coef, intercept, fitted_on = read_linear(data, FEATURES, source)
+        return cls(FEATURES, mean, scale, coef, intercept, fitted_on)
 
     @classmethod
     def load(cls, path: Path) -> LinearRanker:
@@ -89,6 +75,31 @@ class LinearRanker:
         except (OSError, ValueError) as exc:
             raise KBError(f"cannot read the sentence ranker {path}: {exc}") from exc
         return cls.from_json(data, str(path))
+
+
+Linear = tuple[
+    NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float, tuple[str, ...]
+]
+
+
+def read_linear(data: dict[str, object], features: tuple[str, ...], source: str) -> Linear:
+    """Mean, scale (zeros read as 1), coefficients, intercept and the sets fitted on, of a
+    linear model stored as JSON over exactly ``features`` (else a ``KBError`` that says
+    to refit: the model was fitted on other features than this release computes)."""
+    try:
+        names = tuple(str(f) for f in data["features"])  # type: ignore[attr-defined]
+        arrays = [np.asarray(data[key], dtype=np.float64) for key in ("mean", "scale", "coef")]
+        intercept = float(data["intercept"])  # type: ignore[arg-type]
+        fitted_on = tuple(str(s) for s in data.get("fitted_on", ()))  # type: ignore[attr-defined]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise KBError(f"{source}: not a fitted model ({exc})") from exc
+    if names != features or any(len(a) != len(features) for a in arrays):
+        raise KBError(
+            f"{source} was fitted on other features than this release computes; refit it "
+            "with `kb eval --all --fit`"
+        )
+    mean, scale, coef = arrays
+    return mean, np.where(scale > 0, scale, 1.0), coef, intercept, fitted_on
 
 
 @cache

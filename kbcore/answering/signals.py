@@ -120,17 +120,6 @@ def is_fragment(sentence: str) -> bool:
     )
 
 
-def names_something_new(sentence: str, question_words: set[str]) -> bool:
-    """Whether the sentence names an identifier, option or value the question does not
-    (the API that resolves a how-to, the default an option has)."""
-    return any(t.lower() not in question_words for t in IDENTIFIER.findall(sentence))
-
-
-def names_something_asked(sentence: str, question_words: set[str]) -> bool:
-    """Whether the sentence names an identifier the question names (``printWidth``)."""
-    return any(t.lower() in question_words for t in IDENTIFIER.findall(sentence))
-
-
 def defined_term(question: str) -> str:
     """The X of "What is X?" (lower case), or ""."""
     match = _DEFINITION_QUESTION.match(question.strip())

@@ -133,7 +133,6 @@ _AMOUNT_QUESTION = re.compile(
     r"\bhow much\b|^\W*what\b|\bper (?:hour|month|year|seat|user)\b", re.I
 )
 _SETS_BACK = re.compile(r"\bsets? (?:me|us|you) back\b", re.I)  # "what does it set me back?"
-_MONEY = MONEY
 # Acronyms and words that never name a product or version on their own.
 _GENERIC = frozenset(
     [
@@ -309,7 +308,7 @@ def unsupported_terms(
         missing = [m for m in missing if not _alternative_found(m, question, spans, missing)]
     # A price is asked for in the visitor's own words (a follow-up's context may have
     # asked it already, and been answered).
-    if asks_price(message or question) and not any(_MONEY.search(t) for t in texts):
+    if asks_price(message or question) and not any(MONEY.search(t) for t in texts):
         missing.append(PRICE)
     return missing
 

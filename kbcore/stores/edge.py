@@ -32,7 +32,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-import numpy as np
 from qdrant_edge import (
     CountRequest,
     Distance,
@@ -65,6 +64,7 @@ from kbcore.index_store import (
     Matrix,
     ScoredHit,
     StoredPoint,
+    sentence_matrix,
     settle_ties,
 )
 from kbcore.schema import DENSE_VECTOR, SENTENCE_VECTORS, SPARSE_VECTOR, IndexManifest
@@ -411,10 +411,9 @@ class EdgeStore:
         )
         out: dict[str, Matrix] = {}
         for record in records:
-            vectors = record.vector if isinstance(record.vector, dict) else {}
-            rows = vectors.get(SENTENCE_VECTORS)
-            if isinstance(rows, list) and rows:
-                out[_uuid(record.id)] = np.asarray(rows, dtype=np.float32)
+            matrix = sentence_matrix(record.vector, SENTENCE_VECTORS)
+            if matrix is not None:
+                out[_uuid(record.id)] = matrix
         return out
 
     def nearest(

@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 import httpx
-import numpy as np
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 from qdrant_client.http.exceptions import ApiException
@@ -28,6 +27,7 @@ from kbcore.index_store import (
     Matrix,
     ScoredHit,
     StoredPoint,
+    sentence_matrix,
     settle_ties,
 )
 from kbcore.schema import DENSE_VECTOR, SENTENCE_VECTORS, SPARSE_VECTOR, IndexManifest
@@ -268,10 +268,9 @@ class QdrantStore:
         )
         out: dict[str, Matrix] = {}
         for record in records:
-            vectors = record.vector if isinstance(record.vector, dict) else {}
-            rows = vectors.get(SENTENCE_VECTORS)
-            if isinstance(rows, list) and rows:
-                out[str(record.id)] = np.asarray(rows, dtype=np.float32)
+            matrix = sentence_matrix(record.vector, SENTENCE_VECTORS)
+            if matrix is not None:
+                out[str(record.id)] = matrix
         return out
 
     @_unavailable
