@@ -94,7 +94,20 @@ class ExtractiveAnswerer:
         if faq:
             # The FAQ entry's own answer leads, whole; the best other sentences may follow.
             scored = faq + [s for s in scored if s.source is not faq[0].source]
-        chosen = self._choose(scored, vocabulary.floor, wants_price)
+        fits = self.scorer.extractor.yes_no_fits(focus, sources, vocabulary, context)
+        # A section that opens with "Yes, ..." or "No, ..." answers its own heading's
+        # question; when that is not the visitor's, none of it goes into the answer text
+        # (its sentences explain that other answer). A card may still show it, under
+        # its heading.
+        other = {
+            s.number
+            for s in sources
+            if not fits[s.number]
+            and s.sentences()
+            and sig.YES_NO_ANSWER.match(s.sentences()[0].text)
+        }
+        in_text = [s for s in scored if s.source.number not in other] or scored
+        chosen = self._choose(in_text, vocabulary.floor, wants_price)
         text, citations = _compose(chosen)
         evidence = self._evidence(chosen, scored, vocabulary.floor)
         cited = [s.source.cite(0, s.text) for s in evidence]

@@ -28,6 +28,9 @@ from kbcore.embedding.base import Vectors
 from kbcore.sparse import BM25Encoder
 
 CONTEXT_WEIGHT = 0.4  # terms only in the question a follow-up refers to count this much
+YES_NO_QUESTION_KIND = (
+    sig.YES_NO_QUESTION.match
+)  # terms only in the question a follow-up refers to count this much
 YES_NO_HEADING_COVERAGE = 0.8
 
 FEATURES: tuple[str, ...] = (
@@ -237,6 +240,22 @@ class FeatureExtractor:
         weights.update({term: vocabulary.idf(term) for term in set(self.encoder.terms(query))})
         return weights
 
+    def yes_no_fits(
+        self, question: str, sources: Sequence[Source], vocabulary: Vocabulary, context: str = ""
+    ) -> dict[int, bool]:
+        """Per source: whether a "Yes, ..." or "No, ..." of its section may answer the
+        question. Such a sentence answers its own heading's question, so only when the
+        visitor asks a yes/no question that heading states in full."""
+        assert self.traits is not None
+        if not YES_NO_QUESTION_KIND(question):
+            return {s.number: False for s in sources}
+        weights = self.term_weights(question, vocabulary, context)
+        return {
+            s.number: self.coverage(weights, self.traits.terms(s.hit.heading))
+            >= YES_NO_HEADING_COVERAGE
+            for s in sources
+        }
+
     def coverage(self, weights: dict[str, float], terms: AbstractSet[str]) -> float:
         """Share of the query's term weight that ``terms`` cover."""
         total = sum(weights.values())
@@ -316,11 +335,7 @@ class FeatureExtractor:
         heading_lexical = {
             s.number: self.coverage(weights, self.traits.terms(s.hit.heading_path)) for s in sources
         }
-        yes_no_fits = {
-            s.number: kind.yes_no
-            and self.coverage(weights, self.traits.terms(s.hit.heading)) >= YES_NO_HEADING_COVERAGE
-            for s in sources
-        }
+        yes_no_fits = self.yes_no_fits(question, sources, vocabulary, context)
         for i, c in enumerate(candidates):
             source, sentence, text, t = c.source, c.sentence, c.sentence.reads_as, traits[i]
             hit = source.hit

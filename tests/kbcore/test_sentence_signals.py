@@ -300,3 +300,23 @@ def test_a_quoted_table_row_comes_under_its_header_row_as_a_table() -> None:
     assert answer_is_its_quotes(text_out, citations), text_out
     broken = text_out.replace("| Lookups | No |", "| Lookups | Yes |")
     assert not answer_is_its_quotes(broken, citations)
+
+
+def test_a_yes_or_no_to_another_headings_question_never_opens_the_answer() -> None:
+    other = section(
+        "Yes, caching can slow the first build down.",
+        "It writes every file once.",
+        heading="Can caching slow builds down?",
+        number=1,
+    )
+    own = section(
+        "Caching does not always speed builds up.",
+        heading="Does caching speed builds up?",
+        number=2,
+    )
+    text, _ = _answer([other, own], "does caching speed up builds?")
+    assert as_read(text).startswith("Caching does not always speed builds up."), text
+    assert "Yes, caching" not in text and "It writes every file once." not in text
+    # Asked its own question, the section answers with its "Yes".
+    text, _ = _answer([other, own], "can caching slow builds down?")
+    assert as_read(text).startswith("Yes, caching can slow the first build down."), text
