@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import pathspec
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from ingest.dialects import DocsFormat, DocsSite, detect_site, sample_texts
 from ingest.discovery import DEFAULT_EXCLUDE, ContentFile, Discovery, assign_slugs, discover
 from ingest.frontmatter import FrontMatterError, Meta, load_yaml, read_meta, split_toml
+from ingest.generators import PageContext
 from ingest.gitdates import last_commit_dates, modified_date
 from ingest.includes import IncludeContext
 from ingest.markdown import build_parser, undefined_references
@@ -133,7 +135,17 @@ class ContentLoader:
     site: DocsSite
     max_bytes: int = DEFAULT_MAX_BYTES
     dates: dict[Path, dt.date] = field(default_factory=dict)
-    parser: MarkdownIt = field(default_factory=build_parser)
+    parser: MarkdownIt | None = None  # default: the site generator's parser
+
+    def __post_init__(self) -> None:
+        if self.parser is None:
+            self.parser = build_parser(self.site.generator)
+
+    @property
+    def markdown(self) -> MarkdownIt:
+        """The parser (built in ``__post_init__``)."""
+        assert self.parser is not None
+        return self.parser
 
     def read(self, file: ContentFile) -> str:
         """The file's text; :class:`ContentError` with every reason when it cannot be."""
@@ -172,13 +184,30 @@ class ContentLoader:
             mdx=self.site.mdx,
             rel=str(file.rel),
         )
-        env: dict[str, Any] = {"includes": context, "api_stubs": self.site.format.value == "mkdocs"}
+        generator = self.site.generator
+        if generator is not None:
+            page = PageContext(
+                page=file.path,
+                rel=file.rel,
+                docs_root=self.site.docs_root,
+                options=self.site.options,
+            )
+            text = generator.preprocess(text, page)
+            context.included |= page.included
+            context.warnings.extend(
+                ContentWarning(str(file.rel), message, line) for message, line in page.warnings
+            )
+        env: dict[str, Any] = {
+            "includes": context,
+            "api_stubs": self.site.format.value == "mkdocs",
+            "site_options": self.site.options,
+        }
         if self.site.autorefs:
             defined = {label.lower() for label in _DEFINITION.findall(text)}
             env["references"] = {
                 k: v for k, v in undefined_references(text).items() if k.lower() not in defined
             }
-        tokens = self.parser.parse(text, env)
+        tokens = self.markdown.parse(text, env)
         data: dict[str, Any] = toml_data or {}
         if tokens and tokens[0].type == "front_matter":
             try:
@@ -254,17 +283,7 @@ class ContentLoader:
 
 def _retitled(section: Section, title: str) -> Section:
     heading = title if section.level == 0 else section.heading
-    return Section(
-        anchor=section.anchor,
-        heading=heading,
-        level=section.level,
-        path=(title, *section.path[1:]),
-        text=section.text,
-        line=section.line,
-        kind=section.kind,
-        prose=section.prose,
-        tables=section.tables,
-    )
+    return replace(section, heading=heading, path=(title, *section.path[1:]))
 
 
 def open_site(source: ContentSource, files: list[ContentFile]) -> DocsSite:
@@ -300,6 +319,7 @@ def load_content(
         raise ContentError(source.content_dir, "content folder does not exist")
     found = found or discover(source.content_dir, source.exclude)
     loader = make_loader(source, found.files)
+    found = unpublished_removed(found, loader.site)
     if cache is not None:
         cache.use_site(loader.site, loader.max_bytes)
         cache.keep_only(found.files)
@@ -320,6 +340,20 @@ def load_content(
         result.warnings.extend(outcome.warnings)
         result.included |= outcome.included
     return result
+
+
+def unpublished_removed(found: Discovery, site: DocsSite) -> Discovery:
+    """``found`` without the files the site's generator never publishes as pages
+    (Mintlify's ``snippets/``, VitePress's ``srcExclude`` ...)."""
+    patterns = list(site.generator.exclude) if site.generator is not None else []
+    extra = site.options.get("exclude")
+    if isinstance(extra, list | tuple):
+        patterns += [str(p) for p in extra]
+    if not patterns:
+        return found
+    spec = pathspec.GitIgnoreSpec.from_lines(patterns)
+    kept = [f for f in found.files if not spec.match_file(str(f.rel))]
+    return Discovery(files=kept, skipped=found.skipped, warnings=found.warnings)
 
 
 def load_article(path: Path, text: str | None = None) -> Article:

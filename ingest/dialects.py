@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from ingest.anchors import AnchorSlugger, Slugger, TocSlugger
+from ingest.generators import Generator, jekyll, mintlify, myst, starlight, vitepress
 from ingest.git import work_tree
 
 SNIFF_FILES = 200
@@ -37,7 +38,21 @@ class DocsFormat(StrEnum):
     MKDOCS = "mkdocs"
     DOCUSAURUS = "docusaurus"
     HUGO = "hugo"
+    VITEPRESS = "vitepress"
+    STARLIGHT = "starlight"
+    MYST = "myst"
+    JEKYLL = "jekyll"
+    MINTLIFY = "mintlify"
     GFM = "gfm"
+
+
+GENERATORS: dict[DocsFormat, Generator] = {
+    DocsFormat.VITEPRESS: vitepress.GENERATOR,
+    DocsFormat.STARLIGHT: starlight.GENERATOR,
+    DocsFormat.MYST: myst.GENERATOR,
+    DocsFormat.MINTLIFY: mintlify.GENERATOR,
+    DocsFormat.JEKYLL: jekyll.GENERATOR,  # last: ``_config.yml`` is the least specific name
+}
 
 
 @dataclass(frozen=True)
@@ -51,15 +66,39 @@ class DocsSite:
     use_directory_urls: bool = True  # MkDocs' setting
     config_file: Path | None = None
     detected_by: str = "default"
+    # What the generator's config decides (``base``, ``cleanUrls``, ``permalink`` ...),
+    # read by its module in ``ingest.generators``.
+    options: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    @property
+    def generator(self) -> Generator | None:
+        """The module that knows this generator's rules (None for the first four, whose
+        rules live in ``ingest.anchors``, ``ingest.urls`` and ``ingest.blocks``)."""
+        return GENERATORS.get(self.format)
 
     def slugger(self) -> Slugger:
         """A fresh anchor slugger for one page, by the generator's rules."""
+        if self.generator is not None:
+            return self.generator.slugger()
         return TocSlugger() if self.format is DocsFormat.MKDOCS else AnchorSlugger()
 
     @property
     def mdx(self) -> bool:
         """Whether ``.md`` files are MDX (Docusaurus parses them so)."""
+        if self.generator is not None:
+            return self.generator.mdx
         return self.format is DocsFormat.DOCUSAURUS
+
+    @property
+    def reason(self) -> str:
+        """Why this dialect was assumed, for the log and the ingest report."""
+        if self.detected_by == "KB_DOCS_FORMAT":
+            return "set by KB_DOCS_FORMAT"
+        if self.detected_by == "syntax":
+            return "no generator config found; the files use its syntax"
+        if self.detected_by == "default":
+            return "no generator config and no generator syntax found; plain GitHub Markdown"
+        return f"found {self.detected_by}"
 
     @property
     def autorefs(self) -> bool:
@@ -98,6 +137,7 @@ _SIGNALS: tuple[tuple[DocsFormat, re.Pattern[str]], ...] = (
         ),
     ),
     (DocsFormat.HUGO, re.compile(r"^\{\{[<%] |\{\{< ref |\A\+\+\+\s*$", re.M)),
+    *((fmt, g.signals) for fmt, g in GENERATORS.items() if g.signals is not None),
 )
 
 
@@ -110,6 +150,10 @@ def _config_in(folder: Path) -> tuple[DocsFormat, Path] | None:
     for fmt, names in _CONFIGS:
         for name in names:
             if (folder / name).is_file():
+                return fmt, folder / name
+    for fmt, generator in GENERATORS.items():
+        for name in generator.config_names:
+            if (folder / name).is_file() and generator.claims(folder / name):
                 return fmt, folder / name
     for name in _HUGO_LEGACY:
         if (folder / name).is_file() and any((folder / d).is_dir() for d in _HUGO_DIRS):
@@ -189,6 +233,19 @@ def detect_site(
     directory_urls = True
     if fmt is DocsFormat.MKDOCS and config is not None:
         directory_urls = _mkdocs_settings(config).get("use_directory_urls", True) is not False
+    generator = GENERATORS.get(fmt)
+    if generator is not None and config is None:  # detected by syntax or named: look wider
+        config = next(
+            (
+                folder / name
+                for folder in (content_dir, *content_dir.parents)
+                if folder.is_relative_to(root)
+                for name in generator.config_names
+                if (folder / name).is_file()
+            ),
+            None,
+        )
+    options = generator.read_options(config, content_dir) if generator is not None else {}
     return DocsSite(
         format=fmt,
         content_dir=content_dir,
@@ -197,6 +254,7 @@ def detect_site(
         use_directory_urls=directory_urls,
         config_file=config,
         detected_by=how,
+        options=options,
     )
 
 

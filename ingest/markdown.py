@@ -34,6 +34,7 @@ from mdit_py_plugins.deflist import deflist_plugin
 from mdit_py_plugins.gfm import gfm_plugin
 
 from ingest.blocks import blocks_plugin
+from ingest.generators import Generator
 from ingest.includes import includes_plugin
 
 _TRAILING_ATTRS = re.compile(r"(?:^|\s)(\{:?\s*[#.][^{}]*\})\s*$")
@@ -146,8 +147,9 @@ def _icon(state: StateInline, silent: bool) -> bool:
     return True
 
 
-def build_parser() -> MarkdownIt:
-    """The parser with every plugin; per-page behaviour comes through ``env``."""
+def build_parser(generator: Generator | None = None) -> MarkdownIt:
+    """The parser with every plugin (and ``generator``'s own rules); per-page behaviour
+    comes through ``env``."""
     md = MarkdownIt("commonmark", {"html": True}).use(gfm_plugin, front_matter=True)
     md.use(deflist_plugin)
     md.use(attrs_plugin, after=("link_close", "image"))
@@ -158,6 +160,8 @@ def build_parser() -> MarkdownIt:
     md.core.ruler.after("includes", "block_attrs", _block_attrs)
     md.inline.ruler.after("text", "template", _template)
     md.inline.ruler.after("template", "icon", _icon)
+    if generator is not None:
+        generator.plugin(md)
     return md
 
 

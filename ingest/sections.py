@@ -45,6 +45,9 @@ class Section:
     # Per line of ``text``: True for a table's lines (its header row, then one line per
     # row, cells in page order joined by " | ", as the page shows them side by side).
     tables: tuple[bool, ...] = ()
+    # Other ids a link may name inside this section (a MyST ``(label)=`` on a figure, an
+    # ``{#id}`` on a paragraph): the link lands here.
+    ids: tuple[str, ...] = ()
 
     @property
     def heading_path(self) -> str:

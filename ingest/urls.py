@@ -86,6 +86,8 @@ def site_path(site: DocsSite, rel: PurePosixPath, meta: Mapping[str, Any]) -> st
         return _docusaurus(rel, meta)
     if site.format is DocsFormat.HUGO:
         return _hugo(rel, meta)
+    if site.generator is not None:
+        return site.generator.site_path(rel, meta, site.options)
     return str(rel)
 
 

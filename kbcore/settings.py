@@ -36,7 +36,18 @@ class Settings(BaseSettings):
         description="Paths under the content folder that are not pages (gitignore-style "
         "globs; JSON list or comma-separated). Hidden files and folders never are.",
     )
-    docs_format: Literal["auto", "mkdocs", "docusaurus", "hugo", "gfm"] = Field(
+    docs_format: Literal[
+        "auto",
+        "mkdocs",
+        "docusaurus",
+        "hugo",
+        "vitepress",
+        "starlight",
+        "myst",
+        "jekyll",
+        "mintlify",
+        "gfm",
+    ] = Field(
         "auto",
         description="Site generator the docs are written for; auto = detect from its config "
         "file, else from the syntax the pages use, else plain GitHub Markdown.",

@@ -7,7 +7,13 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from ingest.articles import Article, ContentLoader, ContentSource, make_loader
+from ingest.articles import (
+    Article,
+    ContentLoader,
+    ContentSource,
+    make_loader,
+    unpublished_removed,
+)
 from ingest.discovery import ContentFile, discover
 from kbcore.errors import ContentError
 from service.site.render import RenderedBody, add_site_rules, render_page
@@ -42,12 +48,13 @@ class SiteContent:
         """Every page that loads, in title order."""
         if not self.source.content_dir.is_dir():
             return []
-        files = discover(self.source.content_dir, self.source.exclude).files
+        found = discover(self.source.content_dir, self.source.exclude)
         with self._lock:
             if self._loader is None:
-                self._loader = make_loader(self.source, files)
-                add_site_rules(self._loader.parser)
+                self._loader = make_loader(self.source, found.files)
+                add_site_rules(self._loader.markdown)
             loader = self._loader
+        files = unpublished_removed(found, loader.site).files
         slugs = {str(f.rel): f.slug for f in files}
         pages = [p for p in (self._page(loader, f, slugs) for f in files) if p is not None]
         with self._lock:
@@ -70,7 +77,7 @@ class SiteContent:
         try:
             with self._lock:  # one parse at a time: the parser's renderer is shared
                 parsed = loader.page(file)
-                page = Page(parsed.article, render_page(loader.parser, parsed, slugs))
+                page = Page(parsed.article, render_page(loader.markdown, parsed, slugs))
         except ContentError as exc:
             log.warning("demo site skips %s: %s", file.rel, exc)
         with self._lock:

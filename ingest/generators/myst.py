@@ -1,0 +1,7 @@
+"""myst: placeholder, filled in by its generator's work."""
+
+from __future__ import annotations
+
+from ingest.generators import Generator
+
+GENERATOR = Generator(name="myst")
