@@ -188,6 +188,7 @@ class Indexer:
         )
         report.files = int(saved.get("files", len(files)))
         report.docs_format = str(saved.get("docs_format", ""))
+        report.docs_format_reason = str(saved.get("docs_format_reason", ""))
         report.skipped = [Skipped(s["path"], tuple(s["reasons"])) for s in saved.get("skipped", [])]
         report.warnings = [
             ContentWarning(w["path"], w["message"], w.get("line"))
@@ -209,6 +210,7 @@ class Indexer:
             "content_report": {
                 "files": loaded.files,
                 "docs_format": loaded.site.format.value,
+                "docs_format_reason": loaded.site.reason,
                 "skipped": [s.to_json() for s in loaded.skipped],
                 "warnings": [w.to_json() for w in loaded.warnings],
             },
@@ -231,6 +233,7 @@ class Indexer:
         loaded = load_content(source, found or None, self.pages)
         report.files = loaded.files
         report.docs_format = loaded.site.format.value
+        report.docs_format_reason = loaded.site.reason
         report.skipped = loaded.skipped
         report.warnings = loaded.warnings
         if loaded.skipped and options.strict:
@@ -241,9 +244,10 @@ class Indexer:
         report.sections = len({(c.payload.article, c.payload.anchor) for c in chunks})
         report.chunks = len(chunks)
         log.info(
-            "parsed %d files (%s): %d articles, %d sections, %d chunks; %d skipped",
+            "parsed %d files (%s: %s): %d articles, %d sections, %d chunks; %d skipped",
             loaded.files,
             loaded.site.format.value,
+            loaded.site.reason,
             report.articles,
             report.sections,
             report.chunks,

@@ -225,7 +225,7 @@ def detect_site(
         config = found[1] if found is not None and found[0] is docs_format else None
     elif found is not None:
         fmt, config = found
-        how = config.name
+        how = config.relative_to(root).as_posix() if config.is_relative_to(root) else config.name
     else:
         sniffed = sniff(sample)
         if sniffed is not None:

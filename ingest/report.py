@@ -55,6 +55,7 @@ class IngestReport:
     dry_run: bool = False
     refusal_floor: float | None = None
     docs_format: str = ""
+    docs_format_reason: str = ""  # why that generator was assumed
     files: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[ContentWarning] = field(default_factory=list)
@@ -76,6 +77,7 @@ class IngestReport:
             "dry_run": self.dry_run,
             "refusal_floor": self.refusal_floor,
             "docs_format": self.docs_format,
+            "docs_format_reason": self.docs_format_reason,
             "skipped": [s.to_json() for s in self.skipped],
             "warnings": [w.to_json() for w in self.warnings],
             "diff": self.diff,

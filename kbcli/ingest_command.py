@@ -79,7 +79,8 @@ def print_report(report: dict[str, Any], args: argparse.Namespace) -> int:
         return 0
     state = "switched to" if report["switched"] else "unchanged at"
     print(
-        f"{report['docs_format']}: {report['files']} files, {len(report['skipped'])} skipped; "
+        f"{report['docs_format']} ({report['docs_format_reason']}): {report['files']} files, "
+        f"{len(report['skipped'])} skipped; "
         f"{report['articles']} articles, {report['sections']} sections, {report['chunks']} "
         f"chunks; embedded {report['embedded']}, removed {report['deleted']}; index {state} "
         f"{report['index_version']} ({report['seconds']:.1f}s)"

@@ -325,3 +325,13 @@ def test_oversize_and_binary_files_are_skipped_with_their_reason(tmp_path: Path)
     assert "over the 2,048-byte limit" in reasons["big.md"]
     assert "binary" in reasons["binary.md"]
     assert [a.slug for a in result.articles] == ["ok"]
+
+
+def test_the_dialect_assumed_and_why_are_reported(tmp_path: Path) -> None:
+    (tmp_path / "page.md").write_text("# Page\n\nPlain text.\n", encoding="utf-8")
+    site = load_content(ContentSource(content_dir=tmp_path, docs_root=tmp_path)).site
+    assert site.format is DocsFormat.GFM
+    assert "plain GitHub Markdown" in site.reason
+    assert load("mkdocs-site").site.reason == "found mkdocs.yml"
+    forced = load("mkdocs-site", docs_format=DocsFormat.GFM).site
+    assert forced.reason == "set by KB_DOCS_FORMAT"
