@@ -11,6 +11,9 @@ from kbcore.runtime import Runtime
 from service.public_urls import public_base
 from service.state import ServiceState
 
+# The deepest page a listing serves (SQLite's OFFSET is a signed 64-bit integer).
+MAX_OFFSET = 10_000_000
+
 
 def get_state(request: Request) -> ServiceState:
     """The service state the lifespan stored on the app."""

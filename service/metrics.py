@@ -30,6 +30,9 @@ from prometheus_client.registry import Collector
 from kbcore.observe import Stage
 
 log = logging.getLogger(__name__)
+# The label values a request may carry: anything else a client sends is "other", so no
+# visitor can grow the number of series.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -104,7 +107,8 @@ class Metrics:
         self.registry.register(IndexCollector(describe))
 
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
-        labels = (method, route, str(status))
+        known = method if method in HTTP_METHODS else "other"
+        labels = (known, route, str(status) if 100 <= status <= 599 else "other")
         self.requests.labels(*labels).inc()
         self.latency.labels(*labels).observe(seconds)
 

@@ -13,7 +13,7 @@ from service.analytics import actions
 from service.analytics.golden import GoldenFile
 from service.analytics.report import TOP
 from service.analytics.schemas import AnalyticsReport, Promoted, PromoteIn, ReviewItem, ReviewPage
-from service.deps import StateDep
+from service.deps import MAX_OFFSET, StateDep
 
 router = APIRouter(
     prefix="/v1/admin",
@@ -56,7 +56,7 @@ async def get_review(
     state: StateDep,
     status: Literal["open", "reviewed", "all"] = "open",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> ReviewPage:
     return await run_in_threadpool(actions.review, state, status, limit, offset)
 

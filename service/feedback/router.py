@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.admin.auth import AdminDep
 from service.analytics.deps import ConversationLogDep
-from service.deps import StateDep
+from service.deps import MAX_OFFSET, StateDep
 from service.feedback.store import FeedbackStore, NewFeedback
 from service.utf8 import Utf8Str
 
@@ -18,7 +18,6 @@ router = APIRouter(prefix="/v1", tags=["feedback"])
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 MAX_URL = 2048
-MAX_OFFSET = 10_000_000
 
 
 class FeedbackIn(BaseModel):

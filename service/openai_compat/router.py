@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -33,7 +34,7 @@ from service.analytics.deps import ConversationLogDep
 from service.analytics.log import Channel, ConversationLog, new_conversation_id, new_message_id
 from service.bearer import token_matches
 from service.deps import EngineDep, PublicBaseDep, StateDep
-from service.openai_compat.conversation import Conversation, conversation
+from service.openai_compat.conversation import Conversation, conversation, message_text
 from service.openai_compat.errors import error_body
 from service.openai_compat.render import Rendered, pieces, render
 from service.openai_compat.schemas import (
@@ -45,8 +46,10 @@ from service.openai_compat.schemas import (
     ChunkChoice,
     Delta,
     ErrorResponse,
+    Message,
     Model,
     ModelList,
+    Usage,
 )
 from service.problems import Problem, problem_from_error
 from service.public_urls import with_absolute_links
@@ -161,10 +164,26 @@ async def chat_completions(
                     )
                 )
             ],
+            usage=usage(body.messages, rendered.content),
             kb=rendered.kb,
         )
     chunks = _Chunks(completion_id, created, body.model)
-    return EventSourceResponse(_stream(engine, asked, chunks, base, turn), sep="\n", ping=None)
+    options = body.stream_options
+    wants_usage = bool(options is not None and options.include_usage)
+    stream = _stream(engine, asked, chunks, base, turn, body.messages if wants_usage else None)
+    return EventSourceResponse(stream, sep="\n", ping=None)
+
+
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def usage(messages: list[Message], answer: str) -> Usage:
+    """The completion's token counts (see :class:`Usage`)."""
+    prompt = sum(len(_TOKEN.findall(message_text(m))) for m in messages)
+    completion = len(_TOKEN.findall(answer))
+    return Usage(
+        prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
+    )
 
 
 @dataclass
@@ -216,7 +235,12 @@ def _sse(data: dict[str, Any]) -> ServerSentEvent:
 
 
 async def _stream(
-    engine: ChatEngine, asked: Conversation, chunks: _Chunks, base: str, turn: _Logged
+    engine: ChatEngine,
+    asked: Conversation,
+    chunks: _Chunks,
+    base: str,
+    turn: _Logged,
+    usage_of: list[Message] | None = None,
 ) -> AsyncIterator[ServerSentEvent]:
     yield chunks.event(Delta(role="assistant", content=""))
     try:
@@ -234,4 +258,13 @@ async def _stream(
     for piece in pieces(rendered.content):
         yield chunks.event(Delta(content=piece))
     yield chunks.event(Delta(annotations=rendered.annotations), rendered)
+    if usage_of is not None:  # as OpenAI does: one more chunk, no choices, the usage
+        last = ChatCompletionChunk(
+            id=chunks.id,
+            created=chunks.created,
+            model=chunks.model,
+            choices=[],
+            usage=usage(usage_of, rendered.content),
+        )
+        yield _sse(last.model_dump(mode="json", exclude={"kb"}))
     yield ServerSentEvent("[DONE]", sep="\n")

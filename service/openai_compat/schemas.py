@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.chat.schemas import CitationOut, RefusalOut, SuggestionOut
+from service.utf8 import Utf8Str
 
 
 class ContentPart(BaseModel):
@@ -17,14 +18,14 @@ class ContentPart(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     type: str = Field(max_length=64)
-    text: str | None = None
+    text: Utf8Str | None = None
 
 
 class Message(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: str | Annotated[list[ContentPart], Field(max_length=100)] | None = None
+    content: Utf8Str | Annotated[list[ContentPart], Field(max_length=100)] | None = None
 
 
 class StreamOptions(BaseModel):
@@ -56,7 +57,7 @@ class ChatCompletionRequest(BaseModel):
         },
     )
 
-    model: str = Field(max_length=256, description="The model id listed by /v1/models.")
+    model: Utf8Str = Field(max_length=256, description="The model id listed by /v1/models.")
     messages: list[Message] = Field(
         min_length=1,
         max_length=1000,
@@ -106,13 +107,23 @@ class Choice(BaseModel):
     logprobs: None = None
 
 
+class Usage(BaseModel):
+    """Token counts as OpenAI reports them. The offline answerer runs no model, so they are
+    counted the way a tokenizer splits text (words and punctuation marks); with an LLM they
+    still describe the visible prompt and answer."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
 class ChatCompletion(BaseModel):
     id: str
     object: Literal["chat.completion"] = "chat.completion"
     created: int
     model: str
     choices: list[Choice]
-    usage: None = None
+    usage: Usage
     kb: KbExtension
 
 
@@ -138,6 +149,7 @@ class ChatCompletionChunk(BaseModel):
     created: int
     model: str
     choices: list[ChunkChoice]
+    usage: Usage | None = None  # only on the extra last chunk of ``include_usage``
     kb: KbExtension | None = None
 
 

@@ -235,3 +235,6 @@ def test_review_queue_lists_refused_and_thumbs_down_turns_newest_first(
     assert (tmp / "data" / FILE_NAME).is_file()
     unauthorised = httpx.get(f"{kb}/v1/admin/review")
     assert unauthorised.status_code == 401
+    huge = httpx.get(f"{kb}/v1/admin/review", params={"offset": 2**63}, headers=AUTH)
+    assert huge.status_code == 422
+    assert huge.headers["content-type"].startswith("application/problem+json")

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+import string
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
@@ -171,3 +174,30 @@ def test_traces_are_exported_to_the_configured_otlp_endpoint(
     assert any(
         a.key == "service.name" and a.value.string_value == "kb-chat" for a in resource.attributes
     )
+
+
+def test_invented_methods_and_paths_add_no_metric_series(
+    tmp_path: Path, content_runtime: Runtime
+) -> None:
+    """Over real HTTP: after one unknown request, 2,000 more with random methods and paths
+    leave the number of /metrics series unchanged."""
+    settings = make_settings(tmp_path, rate_limit_per_minute=100_000, rate_limit_burst=100_000)
+    app = create_app(settings, runtime=content_runtime, sync_on_start=False)
+    rng = random.Random(7)
+
+    def invented() -> tuple[str, str]:
+        method = "".join(rng.choice(string.ascii_uppercase) for _ in range(rng.randint(3, 12)))
+        return method, "/" + "/".join(rng.choice(string.ascii_lowercase) for _ in range(6))
+
+    def series(client: httpx.Client) -> int:
+        text = client.get("/metrics").text
+        return sum(len(f.samples) for f in text_string_to_metric_families(text))
+
+    with serve(app) as base, httpx.Client(base_url=base) as client:
+        client.request(*invented())
+        client.get("/metrics")
+        before = series(client)
+        statuses = {client.request(*invented()).status_code for _ in range(2_000)}
+        after = series(client)
+    assert statuses <= {404, 405}
+    assert after == before

@@ -5,8 +5,12 @@ streaming chunk by chunk, refusals, history, tokens and OpenAI-shaped errors."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -260,6 +264,14 @@ def test_invalid_bodies_are_400_bad_requests(client: openai.OpenAI, kb: str) -> 
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     broken = httpx.post(f"{kb}/v1/chat/completions", content=b"{not json", headers=headers)
     assert broken.status_code == 400 and broken.json()["error"]["type"] == "invalid_request_error"
+    # A lone surrogate (valid JSON, not valid text) in either mode: 400, never a 500 or a
+    # stream that ends without [DONE].
+    for stream in ("false", "true"):
+        message = '[{"role": "user", "content": "a\\ud800"}]'
+        lone = f'{{"model": "kb", "stream": {stream}, "messages": {message}}}'
+        surrogate = httpx.post(f"{kb}/v1/chat/completions", content=lone, headers=headers)
+        assert surrogate.status_code == 400, surrogate.text
+        assert surrogate.json()["error"]["type"] == "invalid_request_error"
 
 
 def test_rate_limits_answer_429_in_openais_shape(
@@ -293,3 +305,45 @@ def test_without_a_token_the_routes_are_open(
             .headers["content-type"]
             .startswith("application/problem+json")
         )
+
+
+def test_usage_is_reported_in_both_modes(client: openai.OpenAI) -> None:
+    whole = ask(client, QUESTION)
+    assert whole.usage is not None
+    assert whole.usage.prompt_tokens == len(re.findall(r"\w+|[^\w\s]", QUESTION))
+    assert whole.usage.completion_tokens > 10
+    assert whole.usage.total_tokens == whole.usage.prompt_tokens + whole.usage.completion_tokens
+    chunks = list(ask(client, QUESTION, stream=True, stream_options={"include_usage": True}))
+    last = chunks[-1]
+    assert last.choices == [] and last.usage is not None
+    assert last.usage.completion_tokens == whole.usage.completion_tokens
+    assert all(chunk.usage is None for chunk in chunks[:-1])
+    plain = list(ask(client, QUESTION, stream=True))
+    assert all(chunk.usage is None for chunk in plain)
+
+
+@pytest.mark.parametrize("mode", [["--no-stream"], []], ids=["no-stream", "stream"])
+def test_the_llm_cli_asks_in_both_modes(
+    mode: list[str],
+    content_runtime: Runtime,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """``llm`` (Simon Willison's CLI) configured with the service as an extra OpenAI model."""
+    home = tmp_path_factory.mktemp("llm-home")
+    settings = make_settings(tmp_path_factory.mktemp("openai-llm"))
+    app = create_app(settings, runtime=content_runtime, sync_on_start=False)
+    with serve(app) as url:
+        (home / "extra-openai-models.yaml").write_text(
+            f"- model_id: kb\n  model_name: kb\n  api_base: {url}/v1\n", encoding="utf-8"
+        )
+        env = {**os.environ, "LLM_USER_PATH": str(home), "OPENAI_API_KEY": "unused"}
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "llm"), "-m", "kb", *mode, QUESTION],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    assert MARKER.search(done.stdout) and "Sources:" in done.stdout
