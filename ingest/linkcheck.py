@@ -187,6 +187,10 @@ def check_links(pages: Iterable[Page], site_url: str) -> LinkReport:
             link = Link(page.article.rel, line, href)
             if href.startswith(site_url):
                 href = href[len(site_url) :] or "/"
+                if href.endswith(".md") and href.lstrip("/") not in tree.by_rel:
+                    # A page URL plus ``.md`` (Mintlify, llms.txt mirrors): the page's
+                    # Markdown, served at its URL; not a source file.
+                    href = href[: -len(".md")]
             elif _SCHEME.match(href) or href.startswith("//"):
                 continue
             parts = urlsplit(href)

@@ -3,7 +3,8 @@
 Prose the reader sees (titles, headings, text outside code spans, HTML's text) must hold
 none of any generator's markers; code may hold them where the page shows them, except the
 few that are never shown (twoslash's ``// ---cut---`` and ``// @errors``, VitePress's
-``<<<`` snippet lines). Code spans are the page quoting syntax, so they are not searched.
+``<<<`` snippet lines). Code spans (and HTML ``<code>`` elements) are the page quoting
+syntax, so they are not searched.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ PROSE_MARKERS = re.compile(
     r"|\{(?:ref|doc|term|code|numref|eq|cite|download|abbr)\}`|^% |\{ ?#[\w-]+ ?\}|!!!|--8<--",
     re.M,
 )
+_HTML_CODE = re.compile(r"<code\b[^>]*>.*?</code>", re.S | re.I)
 CODE_MARKERS = re.compile(
     r"^\s*// ---cut(?:-before|-after)?---|^\s*// @(?:errors|noErrors)|^<<< ", re.M
 )
@@ -43,7 +45,7 @@ def markers_in(pages: Iterable[Page]) -> list[tuple[str, str]]:
                 if PROSE_MARKERS.search(text):
                     found.append((where, text))
             elif token.type == "html_block":
-                text = html_text(token.content)
+                text = html_text(_HTML_CODE.sub(" ", token.content))
                 if PROSE_MARKERS.search(text):
                     found.append((where, text))
             elif token.type in ("fence", "code_block") and CODE_MARKERS.search(token.content):

@@ -151,6 +151,9 @@ def block_lines(tokens: Sequence[Token]) -> list[Line]:
                     (part.strip(), True, False) for part in text.split("\n") if part.strip()
                 )
         elif kind in ("fence", "code_block"):
+            label = token.meta.get("label") if token.meta else None
+            if label:  # a code group's tab or a file's title bar: context, not a sentence
+                lines.append((str(label), False, False))
             code = token.content.rstrip("\n").split("\n")
             lines.extend((line.rstrip(), False, False) for line in code)
         elif kind == "html_block":
@@ -164,6 +167,12 @@ def table_row(cells: Sequence[str]) -> str:
     """A table row as one line: its cells in page order, ``80 | --print-width <int>``
     (what the page shows side by side; an answer renders it as a table again)."""
     return " | ".join(cells)
+
+
+def token_ids(tokens: Sequence[Token]) -> tuple[str, ...]:
+    """Ids that block tokens give to places inside a section (``meta["section_id"]``,
+    e.g. a Mintlify ``<ParamField>``'s ``param-limit``)."""
+    return tuple(str(t.meta["section_id"]) for t in tokens if t.meta.get("section_id"))
 
 
 @dataclass(frozen=True)
@@ -189,6 +198,12 @@ def _leading_h1(tokens: Sequence[Token]) -> int | None:
         if token.level == 0:
             return None
     return None
+
+
+def _own_id(tokens: Sequence[Token], index: int | None) -> tuple[str, ...]:
+    """The id a heading token carries (none when it has none)."""
+    found = tokens[index].attrGet("id") if index is not None else None
+    return (str(found),) if found else ()
 
 
 def split_sections(
@@ -223,6 +238,8 @@ def split_sections(
             kind="overview",
             prose=tuple(prose for _, prose, _ in intro),
             tables=tuple(table for _, _, table in intro),
+            # The title H1's own id (VitePress gives it one) lands on the page's top.
+            ids=(*_own_id(tokens, h1), *token_ids(intro_tokens)),
         )
     ]
     stack: list[tuple[int, str]] = []  # (level, heading text) of the open ancestors
@@ -253,6 +270,7 @@ def split_sections(
                 kind=kind,
                 prose=tuple(prose for _, prose, _ in lines),
                 tables=tuple(table for _, _, table in lines),
+                ids=token_ids(tokens[index + 3 : end]),
             )
         )
     span = (h1, h1 + 3) if h1 is not None else None

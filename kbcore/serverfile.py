@@ -15,6 +15,8 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from kbcore.private import private_folder
+
 FILE_NAME = "server.json"
 
 
@@ -34,7 +36,7 @@ def server_file(data_dir: Path) -> Path:
 
 def write_server_file(data_dir: Path, info: ServerInfo) -> Path:
     """Write the runtime file atomically, readable by its owner only."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(data_dir)
     path = server_file(data_dir)
     fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".server.")  # created 0600
     try:

@@ -334,7 +334,8 @@ class ChatEngine:
     def refusal(self, prepared: Prepared, why: Refusal | None) -> Answer:
         """An honest "not covered", with the nearest articles as suggestions."""
         if why is not None:
-            log.info("refused (%s): %s; query %r", why.code.value, why.detail, prepared.message)
+            # The code only: a visitor's words never reach the server log (README, Privacy).
+            log.info("refused (%s)", why.code.value)
         suggestions = suggest(prepared.hits)
         return Answer(
             answer=REFUSAL_WITH_SUGGESTIONS if suggestions else REFUSAL,

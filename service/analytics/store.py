@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from kbcore.private import private_file
 from service.analytics.migrations import migrate
 
 FILE_NAME = "conversations.sqlite3"
@@ -77,7 +78,7 @@ REVIEW_COLUMNS = (
 
 def open_connection(path: Path, timeout: float) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), schema up to date."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(path)
     connection = sqlite3.connect(path, timeout=timeout, isolation_level=None)
     try:
         connection.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from kbcore.errors import KBError
+from kbcore.private import private_file
 
 FILE_NAME = "feedback.sqlite3"
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -102,7 +103,7 @@ class FeedbackStore:
             connection.close()
 
     def _create(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)
         with self._connect() as connection:
             connection.execute("PRAGMA journal_mode = WAL")
             connection.executescript(_SCHEMA)

@@ -58,7 +58,10 @@ def build_files(source: LlmsSource, base: str) -> LlmsFiles:
     entries = []
     for info in source.catalog.values():
         try:
-            entries.append(full_entry(read_markdown(source.site, source.content_dir, info), base))
+            doc = read_markdown(
+                source.site, source.content_dir, info, catalog=source.catalog, base=base
+            )
+            entries.append(full_entry(doc, base))
         except MarkdownNotFoundError as exc:
             log.warning("llms-full.txt: %s", exc)
             entries.append(missing_entry(info, base))

@@ -76,25 +76,27 @@ async def get_llms_full(
     return _text(files.llms_full, TEXT, files.llms_full_etag, if_none_match)
 
 
-def _article_markdown(state: ServiceState, slug: str) -> str:
+def _article_markdown(state: ServiceState, slug: str, base: str) -> str:
     _, catalog = state.served_catalog()
     info = catalog.get(slug)
     if info is None:
         raise Problem(404, f"no article with slug '{slug}'", slug="article-not-found")
+    content_dir = state.settings.content_dir
     try:
-        return read_markdown(state.site_content(), state.settings.content_dir, info).document()
+        doc = read_markdown(state.site_content(), content_dir, info, catalog=catalog, base=base)
+        return doc.document()
     except MarkdownNotFoundError as exc:
         raise Problem(404, str(exc), slug="article-source-not-found") from exc
 
 
 @router.get(
     "/learn/{slug:path}.md",
-    summary="One article's Markdown (its source file without the front matter)",
+    summary="One article's Markdown as its page reads (generator syntax resolved, links absolute)",
     response_class=Response,
     responses={200: {"content": {MARKDOWN: {}}}, 404: {"description": "No such article"}},
 )
 async def get_article_markdown(
-    slug: str, state: StateDep, if_none_match: IfNoneMatch = None
+    slug: str, state: StateDep, base: PublicBaseDep, if_none_match: IfNoneMatch = None
 ) -> Response:
-    body = await run_in_threadpool(_article_markdown, state, slug)
+    body = await run_in_threadpool(_article_markdown, state, slug, base)
     return _text(body, MARKDOWN, strong_etag(body), if_none_match)

@@ -57,7 +57,9 @@ class ArticleDoc(BaseModel):
     anchor: str = Field(description='The section\'s anchor ("" for the whole article).')
     url: str = Field(description="Where it is published: cite this.")
     path: str = Field(description="The source file, relative to the content folder.")
-    markdown: str = Field(description="The source Markdown, without front matter.")
+    markdown: str = Field(
+        description="The Markdown as the page reads: generator syntax resolved, links absolute."
+    )
     index_version: str
 
 

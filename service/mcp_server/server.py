@@ -175,18 +175,26 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
         ] = None,
     ) -> Annotated[CallToolResult, ArticleDoc]:
         """Read an article, or one section of it (from its heading to the next heading of
-        the same or a higher level), as Markdown from its source file."""
+        the same or a higher level), as Markdown as its page reads: the site generator's
+        syntax resolved and every link absolute."""
         version, catalog = await _guarded(asyncio.to_thread(state.served_catalog))
         info = catalog.get(slug)
         if info is None:
             raise ToolError(_close_slugs(slug, catalog))
+        link = base(ctx)
         try:
             doc = await asyncio.to_thread(
-                read_markdown, state.site_content(), settings.content_dir, info, anchor or ""
+                read_markdown,
+                state.site_content(),
+                settings.content_dir,
+                info,
+                anchor or "",
+                catalog=catalog,
+                base=link,
             )
         except MarkdownNotFoundError as exc:
             raise ToolError(f"{slug}: {exc}") from exc
-        url = absolute(doc.url, base(ctx))
+        url = absolute(doc.url, link)
         result = ArticleDoc(
             slug=doc.slug,
             title=doc.title,
@@ -234,7 +242,7 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
         RESOURCE_TEMPLATE,
         name="article",
         title="Knowledge-base article",
-        description="An article's Markdown (its source file without the front matter).",
+        description="An article's Markdown as its page reads (links absolute).",
         mime_type="text/markdown",
     )
     async def article_resource(slug: str) -> str:
@@ -247,7 +255,12 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
             raise ResourceNotFoundError(_close_slugs(slug, catalog))
         try:
             doc = await asyncio.to_thread(
-                read_markdown, state.site_content(), settings.content_dir, info
+                read_markdown,
+                state.site_content(),
+                settings.content_dir,
+                info,
+                catalog=catalog,
+                base=public_base(settings),
             )
         except MarkdownNotFoundError as exc:
             raise ResourceNotFoundError(f"{slug}: {exc}") from exc

@@ -1,11 +1,17 @@
 """The demo site's view of the content folder: each page parsed and rendered once per file
-version, by the same loader (and parser) the index uses."""
+version, by the same loader (and parser) the index uses; its tokens are kept for the
+page's Markdown (``service.site.markdown``)."""
 
 from __future__ import annotations
 
 import logging
+import posixpath
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import quote
+
+from markdown_it.token import Token
 
 from ingest.articles import (
     Article,
@@ -14,6 +20,7 @@ from ingest.articles import (
     make_loader,
     unpublished_removed,
 )
+from ingest.dialects import DocsFormat, DocsSite
 from ingest.discovery import ContentFile, discover
 from kbcore.errors import ContentError
 from service.site.render import RenderedBody, add_site_rules, render_page
@@ -23,10 +30,26 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Page:
-    """An article and its rendered body."""
+    """An article, its rendered body and the tokens both come from (never changed)."""
 
     article: Article
     body: RenderedBody
+    tokens: Sequence[Token] = ()
+    # What the page's relative links to files other than pages (images, downloads, ``/x``)
+    # resolve against on the real site; None when it is not known (no KB_SITE_URL).
+    link_base: str | None = None
+
+
+def link_base(site: DocsSite, article: Article) -> str | None:
+    """Where a page's relative links lead on the real site: MkDocs rewrites them as
+    relative to the source file; every other generator publishes them as written, relative
+    to the page's URL."""
+    if site.site_url is None:
+        return None
+    if site.format is DocsFormat.MKDOCS:
+        folder = posixpath.dirname(article.rel)
+        return f"{site.site_url}/{quote(folder, safe='/')}/" if folder else f"{site.site_url}/"
+    return article.url
 
 
 @dataclass(frozen=True)
@@ -77,7 +100,9 @@ class SiteContent:
         try:
             with self._lock:  # one parse at a time: the parser's renderer is shared
                 parsed = loader.page(file)
-                page = Page(parsed.article, render_page(loader.markdown, parsed, slugs))
+                body = render_page(loader.markdown, parsed, slugs)
+                base = link_base(loader.site, parsed.article)
+                page = Page(parsed.article, body, tuple(parsed.tokens), base)
         except ContentError as exc:
             log.warning("demo site skips %s: %s", file.rel, exc)
         with self._lock:

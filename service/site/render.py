@@ -118,8 +118,9 @@ def _link_open(
 ) -> str:
     token = tokens[idx]
     href = str(token.attrGet("href") or "")
+    attrs = dict(token.attrs)  # a copy: the page's tokens also serve its Markdown
     if href.startswith(("http://", "https://", "//")):
-        token.attrSet("rel", "noopener noreferrer")
+        attrs["rel"] = "noopener noreferrer"
     elif (match := _PAGE_LINK.match(href)) and isinstance(env, dict):
         target = posixpath.normpath(
             posixpath.join(posixpath.dirname(env.get("rel", "")), match.group("path"))
@@ -127,8 +128,8 @@ def _link_open(
         slug = env.get("slugs", {}).get(target)
         if slug is not None:
             anchor = (match.group("anchor") or "#")[1:]
-            token.attrSet("href", section_url(demo_url(slug), anchor))
-    return self.renderToken(tokens, idx, options, env)
+            attrs["href"] = section_url(demo_url(slug), anchor)
+    return self.renderToken([token.copy(attrs=attrs)], 0, options, env)
 
 
 _RULES: dict[str, Rule] = {

@@ -5,6 +5,7 @@ KB_ANALYTICS=off, retention pruning, capped questions and no IP addresses."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import sqlite3
 import subprocess
 import threading
@@ -125,9 +126,12 @@ def test_every_turn_is_logged_with_its_facts_and_no_ip_address(
 
 
 def test_analytics_off_writes_nothing_and_hides_the_routes(
-    tmp_path: Path, content_runtime: Runtime
+    tmp_path: Path, content_runtime: Runtime, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
+    refused = "Which submarine did Captain Nemo command in 1870?"
     with client(tmp_path, content_runtime, analytics=False) as http:
+        assert not http.post("/v1/chat", json={"message": refused}).json()["grounded"]
         body = http.post("/v1/chat", json={"message": QUESTION}).json()
         assert body["grounded"] and body["message_id"]
         feedback = {"conversation_id": "c-1", "message_id": body["message_id"], "rating": "up"}
@@ -139,6 +143,26 @@ def test_analytics_off_writes_nothing_and_hides_the_routes(
             assert response.json()["type"].endswith("/analytics-disabled")
     assert not (tmp_path / "data" / FILE_NAME).exists()
     assert not list((tmp_path / "data").glob("conversations*"))
+    # Nothing of the visitors' words in any log line, refused or answered.
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "refused (" in logged  # the refusal itself is logged, by its code
+    assert "Nemo" not in logged and "fine-tuning cost" not in logged
+
+
+def test_databases_are_private_to_the_service_user(
+    tmp_path: Path, content_runtime: Runtime
+) -> None:
+    data = tmp_path / "fresh" / "data"
+    with client(tmp_path, content_runtime, data_dir=data) as http:
+        body = http.post("/v1/chat", json={"message": QUESTION}).json()
+        feedback = {"conversation_id": "c-1", "message_id": body["message_id"], "rating": "up"}
+        assert http.post("/v1/feedback", json=feedback).status_code == 201
+        assert log_of(http).flush()
+    files = [p for p in data.iterdir() if p.is_file()]
+    assert {p.name for p in files} >= {FILE_NAME, "feedback.sqlite3"}
+    for path in files:
+        assert path.stat().st_mode & 0o077 == 0, f"{path.name} is {oct(path.stat().st_mode)}"
+    assert data.stat().st_mode & 0o077 == 0
 
 
 def test_a_locked_database_loses_log_rows_never_answers(

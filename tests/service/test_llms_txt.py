@@ -1,6 +1,7 @@
 """``/llms.txt``, ``/llms-full.txt`` and ``/learn/{slug}.md``: valid for the reference parser
-(``llms-txt``), true to the source files, cached per index version and rebuilt after a
-switch; and the demo page's "Add to your editor" snippet."""
+(``llms-txt``), true to the source files (as their pages read: generator syntax resolved,
+links absolute), cached per index version and rebuilt after a switch; and the demo page's
+"Add to your editor" snippet."""
 
 from __future__ import annotations
 
@@ -35,8 +36,10 @@ def http(
 
 
 def source_body(path: Path) -> str:
-    """A file without its YAML front matter, read independently of the service."""
-    text = path.read_text()
+    """A file without its YAML front matter and with its links to the (demo) site absolute,
+    read independently of the service: content/ is plain Markdown, which reads back as
+    written."""
+    text = path.read_text().replace("](/learn/", f"]({BASE}/learn/")
     return text.split("\n---\n", 1)[1].strip("\n") + "\n"
 
 

@@ -67,8 +67,9 @@ def section_texts() -> dict[tuple[str, str], str]:
 
 
 def source_body(slug: str) -> str:
-    """The article's file without its front matter, read independently of the service."""
-    text = (CONTENT / f"{slug}.md").read_text()
+    """The article's file without its front matter and with its links absolute, read
+    independently of the service (content/ is plain Markdown: it reads back as written)."""
+    text = (CONTENT / f"{slug}.md").read_text().replace("](/learn/", "](https://kb.test/learn/")
     return text.split("\n---\n", 1)[1].strip("\n") + "\n"
 
 
@@ -172,7 +173,7 @@ def test_list_articles_lists_every_indexed_article(server: MCPServer) -> None:
     assert all("rag" in a["tags"] for a in tagged["articles"])
 
 
-def test_get_article_is_the_source_file_without_front_matter(server: MCPServer) -> None:
+def test_get_article_is_the_page_as_markdown_without_front_matter(server: MCPServer) -> None:
     result = call(server, "get_article", slug=COST)
     body = result.structured_content
     assert body is not None and not result.is_error
