@@ -214,7 +214,8 @@ class EdgeStore:
             return None
         if version and not (self._dir(version) / "shard").is_dir():
             raise IndexCorruptError(
-                f"{pointer} names version {version}, which is missing; run `kb ingest --rebuild`"
+                f"the index's {POINTER} file names version {version}, which is missing; run "
+                "`kb ingest --rebuild`"
             )
         return version or None
 
@@ -230,7 +231,8 @@ class EdgeStore:
             return None
         except ValueError as exc:
             raise IndexCorruptError(
-                f"{path} is not a valid index manifest ({exc.__class__.__name__}); run "
+                f"the index's versions/{version}/{MANIFEST} is not a valid manifest "
+                f"({exc.__class__.__name__}); run "
                 "`kb ingest --rebuild`"
             ) from exc
 

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
+from kbcore.errors import KBError
+from kbcore.runtime import Runtime
 from service.deps import StateDep
 from service.problems import unavailable
 
 router = APIRouter(tags=["health"])
+log = logging.getLogger(__name__)
+
+
+def _serving_intact(runtime: Runtime) -> bool:
+    """Whether the store serves a version whose manifest reads."""
+    try:
+        version = runtime.store.serving()
+        return version is not None and runtime.store.manifest(version) is not None
+    except KBError:
+        return False
 
 
 @router.get("/healthz", summary="Liveness: the process is up")
@@ -26,18 +40,30 @@ async def healthz() -> dict[str, str]:
 async def readyz(state: StateDep) -> dict[str, object]:
     runtime = state.require_runtime()
     if not state.ready:
-        detail = "the index is being brought up to date"
-        if state.startup_error:
-            detail = f"the index could not be brought up to date: {state.startup_error}"
-        raise unavailable(detail, 2, slug="starting")
+        if not state.startup_error:
+            raise unavailable("the index is being brought up to date", 2, slug="starting")
+        # A failed start recovers by itself once an intact index is served again (repaired
+        # by `kb ingest --rebuild` or a reindex); the cause stays in the server log only.
+        if not await run_in_threadpool(_serving_intact, runtime):
+            raise unavailable(
+                "the index could not be brought up to date; the server log says why "
+                "(`kb ingest --rebuild` repairs a damaged index)",
+                10,
+                slug="starting",
+            )
+        state.ready, state.startup_error = True, None
+        log.info("ready again: an intact index is served")
     version = await run_in_threadpool(runtime.store.serving)
     if version is None:
         raise unavailable("no index version is being served", 10, slug="index-not-ready")
     await run_in_threadpool(runtime.store.manifest, version)  # a damaged one is a 503
     feedback = await run_in_threadpool(state.feedback().health)
     if feedback is not None:
+        log.warning("readiness: the feedback store is unavailable: %s", feedback)
         raise unavailable(
-            f"the feedback store is unavailable: {feedback}", 30, slug="feedback-unavailable"
+            "the feedback store is unavailable (the server log says why)",
+            30,
+            slug="feedback-unavailable",
         )
     running = state.reindex.running if state.reindex is not None else None
     return {

@@ -13,6 +13,7 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
+from ingest.runner import ingest
 from kbcore.embedding.onnx_minilm import OnnxMiniLM
 from kbcore.runtime import Runtime
 from service.app import create_app
@@ -252,3 +253,30 @@ def test_watch_reindexes_when_an_article_changes(tmp_path: Path, embedder: OnnxM
             assert time.monotonic() < deadline, "the watcher never reindexed"
             time.sleep(0.1)
         assert body["hits"][0]["article"] == "beta"
+
+
+def test_readiness_recovers_after_a_failed_start_and_names_no_path(
+    tmp_path: Path, embedder: OnnxMiniLM
+) -> None:
+    content = tmp_path / "content"
+    write(content, "alpha", first="Chunking splits long documents into passages.")
+    settings = make_settings(tmp_path, content_dir=content, admin_token=TOKEN)
+    runtime = Runtime.open(settings, embedder=embedder)
+    ingest(runtime)
+    pointer = next(settings.data_dir.rglob("SERVING"))
+    pointer.write_text("20990101t000000-missing\n")
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    with TestClient(create_app(settings, runtime=runtime), raise_server_exceptions=False) as http:
+        deadline = time.monotonic() + 60
+        while http.app.state.kb.startup_error is None:  # type: ignore[attr-defined]
+            assert time.monotonic() < deadline, "the start did not fail"
+            time.sleep(0.05)
+        failed = http.get("/readyz")
+        assert failed.status_code == 503
+        assert str(tmp_path) not in failed.text and "kb ingest --rebuild" in failed.text
+        started = http.post("/v1/admin/reindex", json={"rebuild": True}, headers=auth)
+        assert started.status_code == 202
+        while http.get("/readyz").status_code != 200:  # no restart needed
+            assert time.monotonic() < deadline + 60, http.get("/readyz").text
+            time.sleep(0.05)
+        assert http.get("/v1/search", params={"q": "chunking passages"}).json()["hits"]
