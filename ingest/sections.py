@@ -145,7 +145,7 @@ def block_lines(tokens: Sequence[Token]) -> list[Line]:
                 continue
             text = inline_text(token)
             if row is not None:
-                row.append(text)
+                row.append(" ".join(text.split()))  # one line per row, always
             elif text:
                 lines.extend(
                     (part.strip(), True, False) for part in text.split("\n") if part.strip()

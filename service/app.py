@@ -17,6 +17,7 @@ from kbcore.errors import KBError
 from kbcore.runtime import Runtime
 from kbcore.serverfile import ServerInfo, remove_server_file, write_server_file
 from kbcore.settings import Settings
+from service.admin.auth import operator_scope
 from service.admin.router import router as admin_router
 from service.analytics.dashboard import router as dashboard_router
 from service.analytics.router import router as analytics_router
@@ -140,6 +141,7 @@ def create_app(
         rate_per_minute=settings.rate_limit_per_minute,
         burst=settings.rate_limit_burst,
         on_limited=metrics.limited,
+        exempt=operator_scope(state),
     )
     app.add_middleware(OpenAIErrorMiddleware)  # OpenAI's error shape on its routes
     # Only the listed sites get CORS headers; no credentials, so no cookies cross over.

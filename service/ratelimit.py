@@ -7,7 +7,9 @@ with ``Retry-After`` (the seconds until the window lets one more in).
 
 The client is the ASGI scope's client address, which uvicorn's proxy handling sets from
 ``X-Forwarded-For`` only for the proxies in ``KB_TRUSTED_PROXIES`` (``service/server.py``);
-no header is read here.
+no header is read here, except ``Authorization``: a request carrying the operator's token
+(the admin token, or the runtime file's token from this machine) is never limited.
+``/mcp`` has a budget of its own, five times a visitor's (see ``MCP_FACTOR``).
 """
 
 from __future__ import annotations
@@ -29,9 +31,17 @@ LIMITED_PREFIXES = (
     "/v1/articles",
     "/v1/feedback",
     "/v1/models",
+    "/v1/admin",
+    "/admin",
     "/mcp",
     "/llms",
+    "/learn",
 )
+# An MCP client makes about five HTTP requests per tool call (initialize, initialized,
+# tools/list, the call, its close): its budget is that many times a visitor's, in a bucket
+# of its own.
+MCP_PREFIX = "/mcp"
+MCP_FACTOR = 5
 
 
 class RateLimiter:
@@ -60,10 +70,13 @@ class RateLimitMiddleware:
         rate_per_minute: int,
         burst: int,
         on_limited: Callable[[str], None] | None = None,
+        exempt: Callable[[Scope], bool] | None = None,
     ) -> None:
         self.app = app
         self.limiter = RateLimiter(rate_per_minute, burst)
+        self.mcp = RateLimiter(rate_per_minute * MCP_FACTOR, burst * MCP_FACTOR)
         self.on_limited = on_limited
+        self.exempt = exempt  # the operator's own requests (their token) are never limited
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = str(scope.get("path", ""))
@@ -72,11 +85,13 @@ class RateLimitMiddleware:
             or scope["type"] != "http"
             or scope.get("method") == "OPTIONS"
             or not path.startswith(LIMITED_PREFIXES)
+            or (self.exempt is not None and self.exempt(scope))
         ):
             await self.app(scope, receive, send)
             return
         client = str((scope.get("client") or ("unknown", 0))[0])
-        wait = self.limiter.take(client)
+        limiter = self.mcp if path.startswith(MCP_PREFIX) else self.limiter
+        wait = limiter.take(client)
         if wait <= 0:
             await self.app(scope, receive, send)
             return

@@ -14,21 +14,53 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from starlette.datastructures import Headers
+from starlette.types import Scope
 
 from service.bearer import bearer_token
 from service.deps import StateDep
 from service.problems import Problem
+from service.state import ServiceState
 
 
 def _loopback(request: Request) -> bool:
-    host = request.client.host if request.client else ""
+    return _loopback_host(request.client.host if request.client else "")
+
+
+def _loopback_host(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def is_operator(state: ServiceState, authorization: str | None, client_host: str) -> bool:
+    """Whether a request carries the operator's token: the admin token, or the runtime
+    file's local token from a loopback client."""
+    supplied = bearer_token(authorization)
+    if supplied is None:
+        return False
+    if hmac.compare_digest(supplied.encode(), state.local_token.encode()):
+        return _loopback_host(client_host)
+    admin = state.settings.admin_token
+    return admin is not None and hmac.compare_digest(
+        supplied.encode(), admin.get_secret_value().encode()
+    )
+
+
+def operator_scope(state: ServiceState) -> Callable[[Scope], bool]:
+    """:func:`is_operator` for a raw ASGI request (the rate limiter's exemption)."""
+
+    def check(scope: Scope) -> bool:
+        authorization = Headers(scope=scope).get("authorization")
+        client = str((scope.get("client") or ("", 0))[0])
+        return is_operator(state, authorization, client)
+
+    return check
 
 
 def require_operator(

@@ -132,8 +132,11 @@ def test_rate_limit_answers_429_problem_with_retry_after(
             http.post("/v1/feedback", json={"conversation_id": "c", "rating": "up"}).status_code
             == 429
         )
-        # ...while probes, the widget script, the demo site and preflights are never limited.
-        for path in ("/healthz", "/widget.js", "/", "/learn/fine-tuning-cost"):
+        # ...and so do the demo site's pages and the dashboard (the owner's token aside)...
+        for path in ("/learn/fine-tuning-cost", "/admin", "/v1/admin/analytics"):
+            assert http.get(path).status_code == 429, path
+        # ...while probes, the widget script and preflights are never limited.
+        for path in ("/healthz", "/widget.js", "/"):
             assert http.get(path).status_code == 200, path
         preflight = http.options(
             "/v1/chat",
@@ -181,3 +184,41 @@ def test_trusted_proxies_must_be_addresses(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not an IP address"):
         make_settings(tmp_path, trusted_proxies=["proxy.local"])
     assert make_settings(tmp_path, trusted_proxies=["10.0.0.0/8"]).trusted_proxies == ["10.0.0.0/8"]
+
+
+def test_the_operators_token_is_never_limited_and_mcp_has_its_own_budget(
+    tmp_path: Path, content_runtime: Runtime
+) -> None:
+    admin = "operator-admin-token-0123"
+    with client_for(
+        tmp_path, content_runtime, rate_limit_per_minute=6, rate_limit_burst=3, admin_token=admin
+    ) as http:
+        state = http.app.state.kb  # type: ignore[attr-defined]
+        visitor = [http.get("/v1/articles").status_code for _ in range(5)]
+        assert visitor == [200, 200, 200, 429, 429]
+        owner = {"Authorization": f"Bearer {admin}"}
+        assert {http.get("/v1/articles", headers=owner).status_code for _ in range(10)} == {200}
+        assert http.get("/v1/admin/analytics", headers=owner).status_code == 200
+        # The runtime file's token counts from this machine only (TestClient is not loopback).
+        local = {"Authorization": f"Bearer {state.local_token}"}
+        assert http.get("/v1/articles", headers=local).status_code == 429
+        forged = {"Authorization": "Bearer not-the-token"}
+        assert http.get("/v1/articles", headers=forged).status_code == 429
+    with client_for(tmp_path, content_runtime, rate_limit_per_minute=6, rate_limit_burst=3) as http:
+        body = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+        headers = {"Accept": "application/json, text/event-stream"}
+        mcp = [http.post("/mcp", json=body, headers=headers).status_code for _ in range(16)]
+        assert 429 not in mcp[:15] and mcp[15] == 429  # 5 x the burst of 3
+        assert http.get("/v1/articles").status_code == 200  # a bucket of its own
+
+
+def test_the_runtime_files_token_is_not_limited_from_this_machine(
+    tmp_path: Path, content_runtime: Runtime
+) -> None:
+    settings = make_settings(tmp_path, rate_limit_per_minute=6, rate_limit_burst=3)
+    app = create_app(settings, runtime=content_runtime, sync_on_start=False)
+    local = {"Authorization": f"Bearer {app.state.kb.local_token}"}
+    with serve(app) as base:
+        visitors = [httpx.get(f"{base}/v1/articles").status_code for _ in range(4)]
+        operator = [httpx.get(f"{base}/v1/articles", headers=local).status_code for _ in range(8)]
+    assert visitors[-1] == 429 and set(operator) == {200}
