@@ -130,6 +130,16 @@ class Settings(BaseSettings):
     analytics_retention_days: int = Field(
         90, ge=1, le=3650, description="Days a logged turn is kept before it is pruned."
     )
+    analytics_max_rows: int = Field(
+        200_000,
+        ge=100,
+        description="Turns the conversation log keeps at most; the oldest go first.",
+    )
+    analytics_max_mb: int = Field(
+        500,
+        ge=1,
+        description="Size the conversation log stays under (MB); the oldest turns go first.",
+    )
     golden_file: Path = Field(
         Path("./eval/golden.jsonl"),
         description="Golden question file the review queue's 'promote' appends to.",

@@ -8,6 +8,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
@@ -77,6 +78,7 @@ def create_app(
         builds_index=builds,
     )
     metrics.watch_index(state.describe_index)
+    metrics.watch_log(lambda: asdict(state.conversation_log().writer.stats))
     owns_runtime = runtime is None
     mcp = McpEndpoint(build_mcp_server(state), settings)
 

@@ -11,6 +11,8 @@
 | ``kb_index_points`` | | points in the served version |
 | ``kb_reindex_jobs_total`` | trigger, result | reindex jobs finished |
 | ``kb_rate_limited_total`` | route (the limited prefix) | requests refused with 429 |
+| ``kb_conversation_log_rows_total`` | outcome (written, dropped, pruned, capped) | log rows |
+| ``kb_conversation_log_recreated_total`` | | log files found gone or corrupt, started afresh |
 
 ``route`` is the route's template (``/v1/articles/{slug}``), never the raw path, so a
 visitor cannot grow the label set; unmatched paths count as ``unmatched``.
@@ -19,12 +21,12 @@ visitor cannot grow the label set; unmatched paths count as ``unmatched``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from kbcore.observe import Stage
@@ -58,6 +60,27 @@ class IndexCollector(Collector):
             points.add_metric([], current[1])
         yield info
         yield points
+
+
+class LogCollector(Collector):
+    """What the conversation log did with its rows, read when Prometheus scrapes."""
+
+    def __init__(self, counts: Callable[[], Mapping[str, int]]) -> None:
+        self.counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        rows = CounterMetricFamily(
+            "kb_conversation_log_rows", "Conversation log rows by outcome", labels=["outcome"]
+        )
+        recreated = CounterMetricFamily(
+            "kb_conversation_log_recreated", "Log files found gone or corrupt, started afresh"
+        )
+        counts = self.counts()
+        for outcome in ("written", "dropped", "pruned", "capped"):
+            rows.add_metric([outcome], counts.get(outcome, 0))
+        recreated.add_metric([], counts.get("recreated", 0))
+        yield rows
+        yield recreated
 
 
 @dataclass
@@ -101,6 +124,10 @@ class Metrics:
         self.rate_limited = Counter(
             "kb_rate_limited", "Requests refused by the rate limit", ["route"], registry=r
         )
+
+    def watch_log(self, counts: Callable[[], Mapping[str, int]]) -> None:
+        """Report the conversation log's row counts at every scrape."""
+        self.registry.register(LogCollector(counts))
 
     def watch_index(self, describe: Callable[[], tuple[str, int] | None]) -> None:
         """Report the served version and its point count at every scrape."""

@@ -118,7 +118,13 @@ class ConversationLog:
         self.enabled = settings.analytics
         self.clock = clock
         self.store = ConversationStore(settings.data_dir / FILE_NAME)
-        self.writer = LogWriter(self.store.path, settings.analytics_retention_days, clock=clock)
+        self.writer = LogWriter(
+            self.store.path,
+            settings.analytics_retention_days,
+            clock=clock,
+            max_rows=settings.analytics_max_rows,
+            max_bytes=settings.analytics_max_mb * 1024 * 1024,
+        )
 
     def start(self) -> None:
         """Start the writer now, so retention pruning runs even before any question."""

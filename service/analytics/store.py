@@ -138,6 +138,35 @@ def prune(connection: sqlite3.Connection, before: dt.datetime) -> int:
     return cursor.rowcount
 
 
+def cap(connection: sqlite3.Connection, max_rows: int, max_bytes: int) -> int:
+    """Delete the oldest turns beyond ``max_rows``, or beyond what fits in ``max_bytes``
+    at the database's current bytes per turn (freed pages are reused, so the file stops
+    growing near the cap); the embeddings only they used go too. Returns turns deleted."""
+    rows = int(connection.execute("SELECT COUNT(*) FROM turns").fetchone()[0])
+    pages = int(connection.execute("PRAGMA page_count").fetchone()[0])
+    page_size = int(connection.execute("PRAGMA page_size").fetchone()[0])
+    size = pages * page_size
+    keep = max_rows
+    if rows and size > max_bytes:
+        keep = min(keep, int(rows * max_bytes * 0.9 / size))
+    if rows <= keep:
+        return 0
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        cursor = connection.execute(
+            "DELETE FROM turns WHERE rowid IN (SELECT rowid FROM turns ORDER BY at LIMIT ?)",
+            (rows - keep,),
+        )
+        connection.execute(
+            "DELETE FROM question_vectors WHERE text NOT IN (SELECT query FROM turns)"
+        )
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    return cursor.rowcount
+
+
 def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
 

@@ -5,8 +5,12 @@ The thread writes what it takes in one transaction; when SQLite refuses (locked 
 short busy timeout, read-only, disk full, corrupt) that batch is dropped and counted, and
 the next batch tries again with a fresh connection. An answer never waits for its log row.
 
-The same thread prunes turns older than the retention period: when it starts, then about
-once an hour.
+The same thread prunes turns older than the retention period (when it starts, then about
+once an hour) and keeps the log under its row and size caps (``KB_ANALYTICS_MAX_ROWS``,
+``KB_ANALYTICS_MAX_MB``), the oldest turns first. A log file deleted while serving is
+noticed before the next batch and created afresh; a corrupt one is set aside
+(``conversations.sqlite3.corrupt-<time>``) and created afresh: rows are lost only while
+the disk refuses them, and every lost row is counted.
 """
 
 from __future__ import annotations
@@ -21,7 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from service.analytics.store import RatingRow, TurnRow, open_connection, prune, write_batch
+from service.analytics.store import (
+    RatingRow,
+    TurnRow,
+    cap,
+    open_connection,
+    prune,
+    write_batch,
+)
 
 log = logging.getLogger(__name__)
 CAPACITY = 2000
@@ -29,6 +40,7 @@ BATCH = 200
 BUSY_TIMEOUT_S = 1.0
 PRUNE_EVERY_S = 3600.0
 WARN_EVERY_S = 60.0
+CAP_EVERY = 500  # rows written between two checks of the caps
 Item = TurnRow | RatingRow
 
 
@@ -38,7 +50,9 @@ class WriterStats:
 
     written: int = 0
     dropped: int = 0
-    pruned: int = 0
+    pruned: int = 0  # older than the retention period
+    capped: int = 0  # over the row or size cap
+    recreated: int = 0  # times the file was gone or corrupt and started afresh
 
 
 class _Stop:
@@ -52,6 +66,8 @@ class LogWriter:
     path: Path
     retention_days: int
     capacity: int = CAPACITY
+    max_rows: int = 200_000
+    max_bytes: int = 500 * 1024 * 1024
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     stats: WriterStats = field(default_factory=WriterStats)
     _queue: queue.Queue[Item | _Stop] = field(init=False)
@@ -61,6 +77,8 @@ class LogWriter:
     _pending: int = field(default=0, init=False)
     _closed: bool = field(default=False, init=False)
     _last_warning: float = field(default=-WARN_EVERY_S, init=False)
+    _identity: tuple[int, int] | None = field(default=None, init=False)  # (device, inode)
+    _since_cap: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self._queue = queue.Queue(maxsize=self.capacity)
@@ -143,15 +161,34 @@ class LogWriter:
             if connection is not None:
                 connection.close()
 
+    def _open(self, connection: sqlite3.Connection | None) -> sqlite3.Connection:
+        """The connection, reopened when the file it writes to was deleted or replaced
+        (a connection to a deleted file would write into nothing)."""
+        if connection is not None and self._identity != _identity(self.path):
+            connection.close()
+            connection = None
+            with self._lock:
+                self.stats.recreated += 1
+            log.warning("conversation log: %s was removed; starting a new one", self.path.name)
+        if connection is None:
+            connection = open_connection(self.path, BUSY_TIMEOUT_S)
+            self._identity = _identity(self.path)
+        return connection
+
     def _write(
         self, connection: sqlite3.Connection | None, batch: list[Item]
     ) -> sqlite3.Connection | None:
         try:
-            if connection is None:
-                connection = open_connection(self.path, BUSY_TIMEOUT_S)
+            connection = self._open(connection)
             write_batch(connection, batch)
             with self._lock:
                 self.stats.written += sum(isinstance(item, TurnRow) for item in batch)
+            self._since_cap += len(batch)
+            if self._since_cap >= CAP_EVERY:
+                self._since_cap = 0
+                capped = cap(connection, self.max_rows, self.max_bytes)
+                with self._lock:
+                    self.stats.capped += capped
             return connection
         except sqlite3.Error as exc:
             with self._lock:
@@ -159,15 +196,31 @@ class LogWriter:
             self._warn(f"conversation log: {len(batch)} row(s) lost ({exc})")
             if connection is not None:
                 connection.close()
+            if isinstance(exc, sqlite3.DatabaseError) and _corrupt(exc):
+                self._set_aside()
             return None
+
+    def _set_aside(self) -> None:
+        """Move a corrupt log (and its WAL files) out of the way, keeping it."""
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        try:
+            self.path.replace(aside)
+            for suffix in ("-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        except OSError as exc:
+            self._warn(f"conversation log: cannot set the corrupt file aside ({exc})")
+            return
+        with self._lock:
+            self.stats.recreated += 1
+        log.error("conversation log: %s was corrupt; kept as %s", self.path.name, aside.name)
 
     def _prune(self, connection: sqlite3.Connection | None) -> sqlite3.Connection | None:
         if connection is None and not self.path.is_file():
             return None  # nothing logged yet: do not create the database to prune it
         cutoff = self.clock() - dt.timedelta(days=self.retention_days)
         try:
-            if connection is None:
-                connection = open_connection(self.path, BUSY_TIMEOUT_S)
+            connection = self._open(connection)
             pruned = prune(connection, cutoff)
             with self._lock:
                 self.stats.pruned += pruned
@@ -190,3 +243,16 @@ class LogWriter:
         if now - self._last_warning >= WARN_EVERY_S:
             self._last_warning = now
             log.warning("%s; answers are unaffected", message)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
+
+
+def _corrupt(exc: sqlite3.DatabaseError) -> bool:
+    text = str(exc).lower()
+    return "not a database" in text or "malformed" in text

@@ -305,3 +305,70 @@ def test_connections_opening_a_new_log_at_once_all_get_the_schema(tmp_path: Path
             assert connection.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
             assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert failures == []
+
+
+def _write(writer: LogWriter, first: int, rows: int) -> None:
+    for n in range(first, first + rows):
+        assert writer.submit(_row(f"m-{n:06d}", Channel.CLI))
+    assert writer.flush(30)
+
+
+def test_the_log_keeps_under_its_row_and_size_caps_oldest_first(tmp_path: Path) -> None:
+    by_rows = tmp_path / "rows.sqlite3"
+    writer = LogWriter(by_rows, retention_days=90, max_rows=300)
+    try:
+        _write(writer, 0, 1_500)
+    finally:
+        writer.close()
+    kept = count(by_rows)
+    assert 300 <= kept < 300 + 500  # checked every 500 rows written
+    assert writer.stats.capped == 1_500 - kept and writer.stats.written == 1_500
+    with sqlite3.connect(by_rows) as connection:
+        oldest = connection.execute("SELECT MIN(id) FROM turns").fetchone()[0]
+    assert oldest > "m-000300"  # the oldest went first
+
+    sizes = {}
+    for name, max_bytes in (("uncapped", 10**9), ("capped", 300_000)):
+        writer = LogWriter(tmp_path / f"{name}.sqlite3", retention_days=90, max_bytes=max_bytes)
+        try:
+            for batch in range(8):
+                _write(writer, batch * 1_000, 1_000)
+        finally:
+            writer.close()
+        sizes[name] = (tmp_path / f"{name}.sqlite3").stat().st_size
+        assert (writer.stats.capped > 0) is (name == "capped")
+    # Near the cap (it is checked every 500 rows), where 8,000 turns take several times it.
+    assert sizes["capped"] < 2 * 300_000 < sizes["uncapped"] / 2
+
+
+def test_a_log_deleted_or_corrupted_while_serving_is_started_afresh(tmp_path: Path) -> None:
+    database = tmp_path / FILE_NAME
+    writer = LogWriter(database, retention_days=90)
+    try:
+        _write(writer, 0, 3)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{database}{suffix}").unlink(missing_ok=True)
+        _write(writer, 3, 2)  # the writer notices before writing, loses nothing
+        assert count(database) == 2 and writer.stats.recreated == 1
+        assert writer.stats.dropped == 0
+        writer.close()
+        database.write_bytes(b"this is not a database" * 500)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{database}{suffix}").unlink(missing_ok=True)
+        writer = LogWriter(database, retention_days=90)
+        _write(writer, 5, 1)  # this batch is lost (counted), the file set aside
+        _write(writer, 6, 2)
+        assert writer.stats.dropped == 1 and count(database) == 2
+        assert list(tmp_path.glob(f"{FILE_NAME}.corrupt-*"))
+    finally:
+        writer.close()
+
+
+def test_log_row_outcomes_are_in_the_metrics(tmp_path: Path, content_runtime: Runtime) -> None:
+    with client(tmp_path, content_runtime) as http:
+        assert http.post("/v1/chat", json={"message": QUESTION}).status_code == 200
+        assert log_of(http).flush()
+        text = http.get("/metrics").text
+    assert 'kb_conversation_log_rows_total{outcome="written"} 1.0' in text
+    assert 'kb_conversation_log_rows_total{outcome="dropped"} 0.0' in text
+    assert "kb_conversation_log_recreated_total 0.0" in text
