@@ -170,13 +170,14 @@ def cmd_mcp(args: argparse.Namespace, settings: Settings) -> int:
 
     from kbcore.runtime import Runtime
     from service.mcp_server.server import build_mcp_server
+    from service.mcp_server.stdio import serve_stdio
     from service.state import ServiceState
 
     runtime = Runtime.open(settings)
     state = ServiceState(settings=settings, runtime=runtime, ready=True)
     try:
         state.served_version()  # fail now, with the reason, when there is no index
-        anyio.run(build_mcp_server(state).run_stdio_async)
+        anyio.run(serve_stdio, build_mcp_server(state))
     finally:
         state.stop_background_work()
         runtime.close()

@@ -4,6 +4,7 @@ on an index built by `kb ingest`."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -66,3 +67,45 @@ def test_kb_mcp_without_an_index_is_a_one_line_error(tmp_path: Path) -> None:
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith("error: ") and "kb ingest" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_kb_mcp_answers_every_malformed_line(tmp_path: Path) -> None:
+    """Broken JSON, a lone surrogate and a non-message each get JSON-RPC's error at once
+    (a client never waits forever), and the server then serves a normal session."""
+    content = tmp_path / "content"
+    write(content, "alpha", first="Chunking splits long documents into passages.")
+    env = {
+        **os.environ,
+        "KB_CONTENT_DIR": str(content),
+        "KB_DATA_DIR": str(tmp_path / "data"),
+        "KB_CANARY_QUESTIONS": "0",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    ingested = subprocess.run([*KB, "ingest"], env=env, capture_output=True, timeout=300)
+    assert ingested.returncode == 0, ingested.stderr
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 9,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "1"},
+        },
+    }
+    lines = [
+        b"{not json\n",
+        b'{"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "\\ud800"}}\n',
+        b'{"jsonrpc": "2.0", "id": 8, "hello": "world"}\n',
+        b"\xff\xfe garbage bytes\n",
+        (json.dumps(initialize) + "\n").encode(),
+    ]
+    done = subprocess.run(
+        [*KB, "mcp"], env=env, input=b"".join(lines), capture_output=True, timeout=120
+    )
+    answers = [json.loads(line) for line in done.stdout.decode().splitlines() if line.strip()]
+    by_id = {a["id"]: a for a in answers}
+    assert answers[0]["id"] is None and answers[0]["error"]["code"] == -32700, answers
+    assert by_id[7]["error"]["code"] == -32600 and by_id[8]["error"]["code"] == -32600
+    assert sum(1 for a in answers if a["id"] is None and a["error"]["code"] == -32700) == 2, answers
+    assert by_id[9]["result"]["serverInfo"]["name"]  # and it still answers a real request
