@@ -21,8 +21,9 @@ from urllib.parse import urlsplit
 from mcp.server.mcpserver import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from kbcore.settings import Settings
 from service.bearer import bearer_token, token_matches
@@ -114,4 +115,42 @@ class McpEndpoint:
             problem = unavailable("the MCP server is not running yet; try again shortly", 2)
             await problem_response(request, problem)(scope, receive, send)
             return
-        await manager.handle_request(scope, receive, send)
+        await manager.handle_request(scope, receive, _problems_for_plain_errors(scope, send))
+
+
+_TITLES = {400: "bad-request", 403: "forbidden-origin", 421: "misdirected-request"}
+
+
+def _problems_for_plain_errors(scope: Scope, send: Send) -> Send:
+    """``send`` that turns the SDK's plain-text 400/403/421 (its transport security) into
+    problem+json like every other error of the service; anything else passes through."""
+    held: list[Message] = []
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = dict(Headers(raw=message.get("headers", [])))
+            plain = headers.get("content-type", "text/plain").startswith("text/plain")
+            if int(message["status"]) in _TITLES and plain:
+                held.append(message)
+                return
+        if held and message["type"] == "http.response.body":
+            held.append(message)
+            if message.get("more_body", False):
+                return
+            status = int(held[0]["status"])
+            text = b"".join(m.get("body", b"") for m in held[1:]).decode("utf-8", "replace")
+            detail = text.strip() or "the request was refused"
+            if status == 421:
+                detail += "; set KB_PUBLIC_BASE_URL to the URL clients use"
+            elif status == 403:
+                detail += "; add the site to KB_ALLOWED_ORIGINS"
+            problem = Problem(status, detail, slug=_TITLES[status])
+            await problem_response(Request(scope), problem)(scope, _no_body, send)
+            return
+        await send(message)
+
+    return wrapped
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
