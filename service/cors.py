@@ -3,6 +3,9 @@ like every other error (Starlette answers it in plain text)."""
 
 from __future__ import annotations
 
+import logging
+
+from cachetools import TTLCache
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import Message, Receive, Scope, Send
@@ -10,10 +13,17 @@ from starlette.types import Message, Receive, Scope, Send
 from service.problems import Problem, send_problem
 
 _KEPT = {b"vary", b"access-control-allow-methods", b"access-control-max-age"}
+log = logging.getLogger(__name__)
+WARN_AGAIN_S = 600  # an origin refused again within this time is not logged again
 
 
 class ProblemCORSMiddleware(CORSMiddleware):
-    """Only the configured origins; a refused preflight is a 400 problem."""
+    """Only the configured origins; a refused preflight is a 400 problem, and the origin
+    is logged (once per origin every ten minutes) with the setting that would allow it."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.warned: TTLCache[str, bool] = TTLCache(maxsize=256, ttl=WARN_AGAIN_S)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = Headers(scope=scope) if scope["type"] == "http" else None
@@ -39,6 +49,7 @@ class ProblemCORSMiddleware(CORSMiddleware):
                 reason = bytes(message.get("body", b"")).decode("utf-8", "replace")
                 failures = reason.removeprefix("Disallowed CORS ").strip() or "origin"
                 failures += " is" if "," not in failures else " are"
+                self._warn(headers.get("origin", "")[:200], failures)
                 kept = {
                     name.decode(): value.decode("latin-1")
                     for name, value in refused.get("headers") or []
@@ -57,3 +68,14 @@ class ProblemCORSMiddleware(CORSMiddleware):
                 )
 
         await super().__call__(scope, receive, send_or_refuse)
+
+    def _warn(self, origin: str, failures: str) -> None:
+        if origin in self.warned:
+            return
+        self.warned[origin] = True
+        log.warning(
+            "refused a cross-origin request from %r (its %s not allowed); to allow that site, "
+            "add it to KB_ALLOWED_ORIGINS",
+            origin,
+            failures,
+        )

@@ -312,3 +312,6 @@ def test_embed_from_an_allowed_origin_works_and_other_origins_are_refused(
         "How much does fine-tuning cost?"
     )
     assert any("CORS" in m or "Access-Control-Allow-Origin" in m for m in messages), messages
+    # The widget tells the page's developer which setting allows this site.
+    hint = f"add {servers.other.url} to KB_ALLOWED_ORIGINS"
+    assert sum(hint in m for m in messages) == 1, messages

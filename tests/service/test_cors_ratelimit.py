@@ -3,6 +3,7 @@ rate limiting of the public API (429 problem+json with Retry-After)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,18 @@ def test_other_origins_get_no_cors_headers(cors: TestClient, origin: str) -> Non
     problem = preflight.json()
     assert problem["status"] == 400 and problem["type"].endswith("/cors-refused")
     assert "KB_ALLOWED_ORIGINS" in problem["detail"] and problem["request_id"]
+
+
+def test_a_refused_preflight_is_logged_once_with_the_setting(
+    cors: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="service.cors")
+    headers = {"Origin": OTHER, "Access-Control-Request-Method": "POST"}
+    for _ in range(3):
+        assert cors.options("/v1/chat", headers=headers).status_code == 400
+    warnings = [r.getMessage() for r in caplog.records if r.name == "service.cors"]
+    assert len(warnings) == 1
+    assert OTHER in warnings[0] and "KB_ALLOWED_ORIGINS" in warnings[0]
 
 
 def test_preflight_from_an_allowed_origin(cors: TestClient) -> None:

@@ -941,6 +941,7 @@ transition:border-color .15s,box-shadow .15s}
         if (this.state !== state) return; // the conversation was reset meanwhile
         if (this.unloading) return; // stays pending: the next page offers a retry
         const status = stalled ? 408 : (error && error.status) || 0;
+        if (error instanceof TypeError) corsHint(this.config.base);
         delete m.pending;
         m.error = { status, retryAfter: error && error.retryAfter, at: Date.now() };
         m.error.message = friendly(m.error);
@@ -956,6 +957,24 @@ transition:border-color .15s,box-shadow .15s}
         }
       }
     }
+  }
+
+  /* A fetch that fails before any response from another origin is, nearly always, the
+     service refusing this site (CORS): tell the page's developer how to allow it. */
+  let hinted = false;
+  function corsHint(base) {
+    let origin;
+    try {
+      origin = new URL(base).origin;
+    } catch (_) {
+      return;
+    }
+    if (hinted || origin === location.origin) return;
+    hinted = true;
+    console.warn(
+      "kb-chat: the request to " + base + " failed before any answer. If the console shows a " +
+        "CORS error, add " + location.origin + " to KB_ALLOWED_ORIGINS on the service.",
+    );
   }
 
   /* ---------------------------------------------------------------- boot */
