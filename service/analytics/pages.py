@@ -152,7 +152,13 @@ def _chart(report: AnalyticsReport) -> str:
 
 
 def _examples(examples: Iterable[str]) -> str:
-    return '<ul class="examples">' + "".join(f"<li>{_e(x)}</li>" for x in examples) + "</ul>"
+    # Each question in its own bidi island (<bdi>): right-to-left text or a stray override
+    # character cannot reorder what follows it; long ones wrap (dashboard.css).
+    return (
+        '<ul class="examples">'
+        + "".join(f'<li><bdi dir="auto">{_e(x)}</bdi></li>' for x in examples)
+        + "</ul>"
+    )
 
 
 def _gaps(report: AnalyticsReport) -> str:
@@ -254,7 +260,7 @@ def _review_item(item: ReviewItem, catalog: dict[str, ArticleInfo]) -> str:
     return f"""<article class="item{state}" data-item="{_e(item.id)}">
 <header><time datetime="{_e(item.at)}">{_e(item.at[:16].replace("T", " "))} UTC</time>
 <span class="channel">{_e(item.channel)}</span>{why}{promoted}</header>
-<h3>{_e(item.question)}</h3>{query}{comment}
+<h3><bdi dir="auto">{_e(item.question)}</bdi></h3>{query}{comment}
 <div class="answer">{_e(item.answer)}</div>
 {sources}
 <div class="actions">{actions}</div>

@@ -175,6 +175,9 @@ def top_questions(
     return out
 
 
+FAR_REASONS = frozenset({"low_similarity", "no_sources"})
+
+
 def gaps(
     rows: Sequence[dict[str, Any]],
     embedder: Embedder,
@@ -192,7 +195,12 @@ def gaps(
                 reasons[str(row["reason"] or "unverified")] += 1
             if row["rating"] == "down":
                 reasons["thumbs_down"] += 1
-        nearest = docs.nearest(texts[0], found.centroid) if docs is not None else None
+        # Refused only as far from every section: nothing to extend, an article to write.
+        far = all(
+            not row["grounded"] and row["reason"] in FAR_REASONS and row["rating"] != "down"
+            for row in members
+        )
+        nearest = None if far or docs is None else docs.nearest(texts[0], found.centroid)
         out.append(
             Gap(
                 count=len(members),

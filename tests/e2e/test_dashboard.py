@@ -178,3 +178,31 @@ def test_promote_appends_to_the_golden_file(
     expect(page.locator("#status")).to_contain_text("Marked reviewed")
     expect(review_item(page, "will it rain in paris")).to_have_count(0)
     page.screenshot(path=str(artifacts / "dashboard-promoted.png"), full_page=True)
+
+
+def test_long_and_right_to_left_questions_stay_in_their_rows(
+    content_runtime: Runtime, tmp_path: Path, browser: Browser
+) -> None:
+    long = "why does " + "x" * 1_900
+    override = "\u202eevil override\u202c what is the weather on mars?"
+    settings = make_settings(tmp_path, admin_token=TOKEN)
+    app = create_app(settings, runtime=content_runtime, sync_on_start=False)
+    with serve(app) as kb:
+        with httpx.Client(base_url=kb, timeout=60) as http:
+            for message in (long, override, "What is the capital of Australia?"):
+                assert http.post("/v1/chat", json={"message": message}).status_code == 200
+        context = browser.new_context(viewport={"width": 1280, "height": 860})
+        page = context.new_page()
+        sign_in(page, kb)
+        expect(page.locator("body")).to_have_attribute("data-state", "ready")
+        gaps = page.locator("#gaps")
+        expect(gaps).to_contain_text("why does xxx")
+        # Every question sits in its own bidi island; the long one wraps within its cell.
+        islands = gaps.locator("ul.examples li > bdi[dir=auto]")
+        assert islands.count() >= 3
+        height = gaps.evaluate("el => el.getBoundingClientRect().height")
+        assert height < 1_200, height
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+        # Off-topic refusals (far from every section) ask for a new article, never "Extend".
+        assert gaps.locator(".extend").count() == 0
+        context.close()
