@@ -165,8 +165,13 @@ def block_lines(tokens: Sequence[Token]) -> list[Line]:
 
 def table_row(cells: Sequence[str]) -> str:
     """A table row as one line: its cells in page order, ``80 | --print-width <int>``
-    (what the page shows side by side; an answer renders it as a table again)."""
-    return " | ".join(cells)
+    (what the page shows side by side; an answer renders it as a table again). Empty
+    cells at the end are left out: a line never ends in a separator that trimming would
+    cut in half."""
+    kept = list(cells)
+    while kept and not kept[-1].strip():
+        kept.pop()
+    return " | ".join(kept)
 
 
 def token_ids(tokens: Sequence[Token]) -> tuple[str, ...]:

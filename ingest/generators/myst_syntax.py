@@ -79,6 +79,7 @@ TITLED = frozenset(
     }
 )
 CODE = frozenset({"code", "code-block", "sourcecode", "code-cell"})
+DEMOS = frozenset({"myst", "myst:demo"})  # syntax demos: source and rendered side by side
 CAPTIONED_TABLES = frozenset({"table", "list-table", "csv-table"})
 # Directives the reader never sees as text on the page.
 DROPPED = frozenset(
@@ -468,6 +469,9 @@ def render(directive: Directive, run: _Run) -> list[Token]:
     if name in CAPTIONED_TABLES:
         return _tables(directive, run)
     body = _parse(directive.body, run, directive.body_line)
+    if name in DEMOS:  # the page shows the source, then what it renders
+        source = _fence(directive.body.strip("\n"), "markdown", like, [])
+        return [source, *_wrap(body, like, directive.labels)]
     if name in ADMONITIONS:
         explicit = bool(directive.args)
         return _titled(directive, directive.args or ADMONITIONS[name], explicit, body)
