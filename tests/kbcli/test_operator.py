@@ -87,7 +87,8 @@ def test_serve_logs_its_progress_and_requests_by_default(
         time.sleep(0.05)
     text = log.read_text()
     for line in (
-        "parsed 1 files (gfm): 1 articles",
+        "parsed 1 files (gfm: no generator config and no generator syntax found; plain "
+        "GitHub Markdown): 1 articles",
         "chunks/s)",  # embedded N chunks in S s (R chunks/s)
         "switched to index version",
         f"ready at {url}: serving index version",
