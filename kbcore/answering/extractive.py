@@ -27,7 +27,7 @@ from kbcore.answering.features import names_identifier
 from kbcore.answering.models import Citation
 from kbcore.answering.reading import prose_of
 from kbcore.answering.scoring import ScoredSentence, SentenceScorer
-from kbcore.answering.sources import Passage, Sentence, Source
+from kbcore.answering.sources import TABLE_ROWS_ABOVE, Passage, Sentence, Source
 from kbcore.answering.vocabulary import Vocabulary
 from kbcore.embedding.base import Vectors
 
@@ -354,11 +354,7 @@ def _compose(chosen: list[ScoredSentence]) -> tuple[str, list[Citation]]:
     runs: list[list[ScoredSentence]] = []
     for item in sorted(chosen, key=lambda s: (s.source.number, s.sentence.offset)):
         last = runs[-1][-1] if runs else None
-        if (
-            last is not None
-            and last.source is item.source
-            and item.sentence.index == last.sentence.index + 1
-        ):
+        if last is not None and last.source is item.source and _continues(last, item):
             runs[-1].append(item)
         else:
             runs.append([item])
@@ -379,6 +375,19 @@ def _compose(chosen: list[ScoredSentence]) -> tuple[str, list[Citation]]:
                 label = "" if source.hit.heading in piece.quote else source.hit.heading
             parts.append(render(piece, marker(len(citations)), label, source.hit.heading))
     return _join(parts), citations
+
+
+def _continues(last: ScoredSentence, item: ScoredSentence) -> bool:
+    """Whether ``item`` reads on from ``last`` in one passage: the next sentence, or a
+    later row of the same table close enough that its quote (which reaches back to the
+    header row) would repeat the rows between them."""
+    gap = item.sentence.index - last.sentence.index
+    if gap == 1:
+        return True
+    same_table = bool(item.sentence.table_header) and (
+        item.sentence.table_header == last.sentence.table_header or not last.sentence.table_header
+    )
+    return same_table and 1 < gap <= TABLE_ROWS_ABOVE + 1
 
 
 def _passages(source: Source, run: list[Sentence], with_code: bool = True) -> list[Passage]:
