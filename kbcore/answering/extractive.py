@@ -385,7 +385,7 @@ def _continues(last: ScoredSentence, item: ScoredSentence) -> bool:
     if gap == 1:
         return True
     same_table = bool(item.sentence.table_header) and (
-        item.sentence.table_header == last.sentence.table_header or not last.sentence.table_header
+        item.sentence.table_header == last.sentence.table_header
     )
     return same_table and 1 < gap <= TABLE_ROWS_ABOVE + 1
 
