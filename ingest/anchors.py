@@ -51,8 +51,12 @@ class AnchorSlugger:
         """Mark an explicit id as taken."""
         self._seen.setdefault(anchor, 0)
 
+    def base(self, heading: str) -> str:
+        """The anchor before de-duplication (a generator with its own rule overrides it)."""
+        return anchor_base(heading)
+
     def slug(self, heading: str) -> str:
-        base = anchor_base(heading)
+        base = self.base(heading)
         candidate = base
         count = self._seen.get(base, 0)
         while candidate in self._seen:

@@ -69,16 +69,8 @@ class MystSlugger(AnchorSlugger):
     """mystmd's heading ids: ``createHtmlId`` of the heading's text; repeats numbered
     ``-1``, ``-2`` (``htmlIdsTransform``)."""
 
-    def slug(self, heading: str) -> str:
-        base = html_id(normalize_label(heading))
-        candidate = base
-        count = self._seen.get(base, 0)
-        while candidate in self._seen:
-            count += 1
-            candidate = f"{base}-{count}"
-        self._seen[base] = count
-        self._seen[candidate] = 0
-        return candidate
+    def base(self, heading: str) -> str:
+        return html_id(normalize_label(heading))
 
 
 def _slugger() -> Slugger:

@@ -123,11 +123,12 @@ def write_batch(connection: sqlite3.Connection, items: Sequence[TurnRow | Rating
         raise
 
 
-def prune(connection: sqlite3.Connection, before: dt.datetime) -> int:
-    """Delete turns older than ``before`` and the embeddings only they used."""
+def _delete_turns(connection: sqlite3.Connection, where: str, params: tuple[object, ...]) -> int:
+    """Delete the turns ``where`` selects and the embeddings only they used, in one
+    transaction; how many turns went."""
     connection.execute("BEGIN IMMEDIATE")
     try:
-        cursor = connection.execute("DELETE FROM turns WHERE at < ?", (_iso(before),))
+        cursor = connection.execute(f"DELETE FROM turns WHERE {where}", params)
         connection.execute(
             "DELETE FROM question_vectors WHERE text NOT IN (SELECT query FROM turns)"
         )
@@ -136,6 +137,11 @@ def prune(connection: sqlite3.Connection, before: dt.datetime) -> int:
         connection.execute("ROLLBACK")
         raise
     return cursor.rowcount
+
+
+def prune(connection: sqlite3.Connection, before: dt.datetime) -> int:
+    """Delete turns older than ``before`` and the embeddings only they used."""
+    return _delete_turns(connection, "at < ?", (_iso(before),))
 
 
 def cap(connection: sqlite3.Connection, max_rows: int, max_bytes: int) -> int:
@@ -151,20 +157,8 @@ def cap(connection: sqlite3.Connection, max_rows: int, max_bytes: int) -> int:
         keep = min(keep, int(rows * max_bytes * 0.9 / size))
     if rows <= keep:
         return 0
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        cursor = connection.execute(
-            "DELETE FROM turns WHERE rowid IN (SELECT rowid FROM turns ORDER BY at LIMIT ?)",
-            (rows - keep,),
-        )
-        connection.execute(
-            "DELETE FROM question_vectors WHERE text NOT IN (SELECT query FROM turns)"
-        )
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
-    return cursor.rowcount
+    oldest = "rowid IN (SELECT rowid FROM turns ORDER BY at LIMIT ?)"
+    return _delete_turns(connection, oldest, (rows - keep,))
 
 
 def _iso(moment: dt.datetime) -> str:
