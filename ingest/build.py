@@ -33,6 +33,7 @@ from ingest.calibrate import calibrate
 from ingest.chunking import ChunkingConfig, PreparedChunk, chunk_article
 from ingest.diff import ContentDiff, compute_diff, scroll_indexed
 from ingest.discovery import Discovery, discover
+from ingest.ownership import resolved_folder
 from ingest.page_cache import PageCache
 from ingest.report import ContentWarning, IngestReport, Skipped
 from ingest.sentences import SentenceSplitter
@@ -169,6 +170,7 @@ class Indexer:
         if not source.content_dir.is_dir():
             return Discovery()
         found = discover(source.content_dir, source.exclude)
+        log.info("indexing %d files from %s", len(found.files), source.content_dir)
         current = self.store.serving()
         parent = self.store.manifest(current) if current else None
         if parent is None or not parent.content_stamp:
@@ -206,6 +208,7 @@ class Indexer:
         stamp = content_stamp(loaded.pages, included, plan.stamp_settings, loaded.site.content_dir)
         return {
             "content_stamp": stamp,
+            "content_dir": resolved_folder(loaded.site.content_dir),
             "included": included,
             "content_report": {
                 "files": loaded.files,

@@ -9,6 +9,7 @@ from ingest.build import BuildOptions, Indexer, ProgressFn, Validator
 from ingest.canary import CanaryValidator, load_canaries
 from ingest.chunking import ChunkingConfig
 from ingest.dialects import DocsFormat
+from ingest.ownership import check_same_content
 from ingest.page_cache import PageCache
 from ingest.report import IngestReport
 from kbcore.runtime import Runtime
@@ -69,10 +70,20 @@ def ingest(
     progress: ProgressFn | None = None,
     validators: tuple[Validator, ...] | None = None,
     pages: PageCache | None = None,
+    replace: bool = False,
     **flags: bool,
 ) -> IngestReport:
-    """Bring the served index up to date with the content folder."""
+    """Bring the served index up to date with the content folder (an index built from
+    another content folder is replaced only with ``replace``: ``ingest.ownership``)."""
+    source = content_source(runtime.settings, content_dir)
+    if not replace:
+        check_same_content(runtime.store, source.content_dir, data_place(runtime.settings))
     indexer = make_indexer(runtime, validators, pages)
-    return indexer.run(
-        content_source(runtime.settings, content_dir), build_options(runtime, **flags), progress
-    )
+    return indexer.run(source, build_options(runtime, **flags), progress)
+
+
+def data_place(settings: Settings) -> str:
+    """Where the index lives, as the messages name it."""
+    if settings.qdrant_url:
+        return f"the Qdrant collection alias {settings.collection!r}"
+    return f"the data folder {settings.data_dir}"

@@ -1,8 +1,8 @@
 """`kb analytics`: what visitors asked and what the docs lacked, from a terminal.
 
-Reads the conversation log under ``KB_DATA_DIR`` and the embedded index beside it, or,
-with ``--server URL``, asks a running service (``GET /v1/admin/analytics``, admin token):
-the embedded index belongs to one process at a time, so while ``kb serve`` runs, use that.
+Asks the running `kb serve` of ``KB_DATA_DIR`` when there is one (its runtime file's
+token), or a service named by ``--server URL`` (admin token), for ``GET
+/v1/admin/analytics``; else reads the conversation log and the embedded index itself.
 Output: a readable summary, ``--json`` (the API's object) or ``--csv`` (one table).
 """
 
@@ -14,8 +14,6 @@ import datetime as dt
 import json
 import sys
 from typing import Any
-
-import httpx
 
 from kbcore.errors import KBError
 from kbcore.settings import Settings
@@ -44,26 +42,23 @@ def _local(args: argparse.Namespace, settings: Settings) -> AnalyticsReport:
         runtime.close()
 
 
-def _remote(args: argparse.Namespace, settings: Settings) -> AnalyticsReport:
-    if settings.admin_token is None:
-        raise KBError("set KB_ADMIN_TOKEN to the server's admin token to use --server")
+def _remote(args: argparse.Namespace, settings: Settings) -> AnalyticsReport | None:
+    """The report from a server: ``--server URL`` (admin token), else the running `kb
+    serve` of this data folder (its runtime file's token); None when none runs."""
+    from kbcli.remote import RemoteServer, running_server
+
+    server: RemoteServer | None
+    if args.server:
+        if settings.admin_token is None:
+            raise KBError("set KB_ADMIN_TOKEN to the server's admin token to use --server")
+        server = RemoteServer(args.server, settings.admin_token.get_secret_value())
+    else:
+        server = running_server(settings)
+        if server is None:
+            return None
     params = {k: v for k, v in (("since", args.since), ("until", args.until)) if v}
     params["limit"] = str(args.limit)
-    headers = {"Authorization": f"Bearer {settings.admin_token.get_secret_value()}"}
-    base = args.server.rstrip("/")
-    try:
-        response = httpx.get(
-            f"{base}/v1/admin/analytics", params=params, headers=headers, timeout=120
-        )
-    except httpx.HTTPError as exc:
-        raise KBError(f"cannot reach the server at {base}: {exc}") from exc
-    if response.status_code != 200:
-        try:
-            detail = response.json().get("detail") or response.text[:200]
-        except ValueError:
-            detail = response.text[:200]
-        raise KBError(f"the server refused ({response.status_code}): {detail}")
-    return AnalyticsReport.model_validate(response.json())
+    return AnalyticsReport.model_validate(server.get_json("/v1/admin/analytics", params=params))
 
 
 def _csv(report: AnalyticsReport, table: str) -> None:
@@ -135,7 +130,7 @@ def _text(report: AnalyticsReport) -> None:
 
 
 def run_analytics(args: argparse.Namespace, settings: Settings) -> int:
-    report = _remote(args, settings) if args.server else _local(args, settings)
+    report = _remote(args, settings) or _local(args, settings)
     if args.json:
         data: dict[str, Any] = report.model_dump(mode="json")
         sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")

@@ -16,6 +16,7 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
     server = server_for_ingest(args.server, settings) if args.server else running_server(settings)
     if server is not None:
+        _same_content(server, args, settings)
         if not args.json:
             print(f"asking the running server at {server.url} to reindex", file=sys.stderr)
         job = server.reindex(dry_run=args.dry_run, rebuild=args.rebuild, strict=args.strict)
@@ -46,12 +47,31 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
             dry_run=args.dry_run,
             rebuild=args.rebuild,
             strict=args.strict,
+            replace=args.replace,
         )
     finally:
         if bar is not None:
             bar.close()
         runtime.close()
     return print_report(report.to_json(), args)
+
+
+def _same_content(server: Any, args: argparse.Namespace, settings: Settings) -> None:
+    """A running server reindexes its own content folder: asking it to while naming
+    another one (``--content``) is refused instead of indexing the wrong tree."""
+    from ingest.ownership import resolved_folder
+
+    if not getattr(args, "content", None):
+        return
+    if not server.identity:
+        server.identity = server.get_json("/v1/admin/server")
+    theirs = server.identity.get("content_dir")
+    wanted = resolved_folder(settings.content_dir)
+    if theirs and theirs != wanted:
+        raise KBError(
+            f"the server at {server.url} indexes {theirs}, not {wanted}; stop it to index "
+            "another tree here, or give that tree its own --data folder"
+        )
 
 
 def print_report(report: dict[str, Any], args: argparse.Namespace) -> int:

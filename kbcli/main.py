@@ -157,18 +157,55 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.model_copy(
         update={"host": args.host or settings.host, "port": args.port or settings.port}
     )
+    if not args.replace:
+        _check_content_folder(settings)
     local = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
     local = f"[{local}]" if ":" in local else local
-    app = create_app(settings, watch=args.watch, announce=f"http://{local}:{settings.port}")
+    app = create_app(
+        settings,
+        watch=args.watch,
+        announce=f"http://{local}:{settings.port}",
+        replace=args.replace,
+    )
     uvicorn.Server(uvicorn_config(app, settings)).run()
     return 0
+
+
+def _check_content_folder(settings: Settings) -> None:
+    """Stop before serving when the data folder holds the index of another content folder
+    (``ingest.ownership``), or another process holds it."""
+    from ingest.ownership import check_same_content
+    from ingest.runner import data_place
+    from kbcli.remote import running_server
+    from kbcore.store import open_store
+
+    server = running_server(settings)
+    if server is not None:
+        raise KBError(
+            f"`kb serve` at {server.url} already serves the data folder {settings.data_dir}; "
+            "stop it, or give this one its own --data folder and --port"
+        )
+    store = open_store(settings)
+    try:
+        check_same_content(store, settings.content_dir, data_place(settings))
+    finally:
+        store.close()
 
 
 def cmd_mcp(args: argparse.Namespace, settings: Settings) -> int:
     """The MCP server over stdio, on the embedded index (what editors launch)."""
     import anyio
 
+    from kbcli.remote import running_server
     from kbcore.runtime import Runtime
+
+    server = running_server(settings)
+    if server is not None:
+        raise KBError(
+            f"`kb serve` at {server.url} holds the data folder {settings.data_dir}; point "
+            f"your editor at its MCP endpoint {server.url}/mcp (streamable HTTP) instead of "
+            "`kb mcp`, or stop the server"
+        )
     from service.mcp_server.server import build_mcp_server
     from service.mcp_server.stdio import serve_stdio
     from service.state import ServiceState
@@ -235,6 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="re-embed everything (model change)")
     p.add_argument("--strict", action="store_true", help="fail on any malformed article")
     p.add_argument("--server", metavar="URL", help="ask a running `kb serve` to reindex instead")
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace an index built from another content folder (default: refuse)",
+    )
     p.set_defaults(handler=cmd_ingest)
 
     p = sub.add_parser("search", help="search article sections")
@@ -284,7 +326,11 @@ def build_parser() -> argparse.ArgumentParser:
     shape.add_argument("--csv", action="store_true", help="print one table as CSV (--table)")
     p.add_argument("--table", choices=["questions", "gaps", "daily", "cited"], default="questions")
     p.add_argument("--data", help="data folder (default KB_DATA_DIR)")
-    p.add_argument("--server", metavar="URL", help="ask a running `kb serve` instead")
+    p.add_argument(
+        "--server",
+        metavar="URL",
+        help="ask this service (admin token); the running `kb serve` of --data is found by itself",
+    )
     p.set_defaults(handler=cmd_analytics)
 
     p = sub.add_parser("serve", help="run the HTTP API, widget and demo site")
@@ -293,6 +339,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--content", help="content folder (default KB_CONTENT_DIR)")
     p.add_argument("--data", help="data folder (default KB_DATA_DIR)")
     p.add_argument("--watch", action="store_true", help="reindex when content files change")
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace an index built from another content folder (default: refuse)",
+    )
     p.set_defaults(handler=cmd_serve)
 
     p = sub.add_parser("mcp", help="serve the MCP tools over stdio (for editors)")

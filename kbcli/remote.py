@@ -9,13 +9,15 @@ token, accepted from this machine only), or are pointed at one with
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
 import httpx
 
+from ingest.ownership import resolved_folder
 from kbcore.errors import KBError
-from kbcore.serverfile import read_server_file
+from kbcore.serverfile import read_server_file, server_file
 from kbcore.settings import Settings
 
 POLL_SECONDS = 0.5
@@ -28,6 +30,7 @@ class RemoteServer:
     def __init__(self, url: str, token: str | None) -> None:
         self.url = url.rstrip("/")
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.identity: dict[str, Any] = {}  # GET /v1/admin/server, once checked
 
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
@@ -42,6 +45,10 @@ class RemoteServer:
             raise KBError(f"the server at {self.url} refused: {_problem(response)}")
         body: dict[str, Any] = response.json()
         return body
+
+    def get_json(self, path: str, **kwargs: Any) -> dict[str, Any]:
+        """A GET that must succeed (a refusal is a KBError with the server's reason)."""
+        return self._json("GET", path, **kwargs)
 
     def reindex(self, *, dry_run: bool, rebuild: bool, strict: bool) -> dict[str, Any]:
         """Start a reindex and wait for it; the finished job."""
@@ -75,17 +82,32 @@ class RemoteServer:
 def running_server(settings: Settings) -> RemoteServer | None:
     """The `kb serve` holding this data folder's embedded index, if one runs and answers.
     A runtime file left by a process that is gone, or whose URL does not answer, is
-    ignored."""
+    ignored; one whose URL answers as another server (it refuses this folder's token, or
+    holds another data folder) is ignored with a warning on stderr, never used."""
     if settings.qdrant_url:
         return None  # a Qdrant server is shared: every process opens it itself
     info = read_server_file(settings.data_dir)
     if info is None:
         return None
+    server = RemoteServer(info.url, info.token)
     try:
-        alive = httpx.get(f"{info.url}/healthz", timeout=PROBE_SECONDS).status_code == 200
+        response = httpx.get(
+            f"{server.url}/v1/admin/server", headers=server.headers, timeout=PROBE_SECONDS
+        )
     except httpx.HTTPError:
-        alive = False
-    return RemoteServer(info.url, info.token) if alive else None
+        return None  # nothing listens there any more
+    ours = resolved_folder(settings.data_dir)
+    if response.status_code == 200:
+        server.identity = response.json()
+        if server.identity.get("data_dir") == ours:
+            return server
+    print(
+        f"warning: ignoring {server_file(settings.data_dir)}: the server at {server.url} is "
+        f"not the one serving {ours} (it answered {response.status_code}"
+        f"{'' if response.status_code != 200 else ' for ' + str(server.identity.get('data_dir'))})",
+        file=sys.stderr,
+    )
+    return None
 
 
 def server_for_ingest(url: str, settings: Settings) -> RemoteServer:

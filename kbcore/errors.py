@@ -55,6 +55,11 @@ class IndexCorruptError(IndexError_):
     rebuild with ``kb ingest --rebuild``."""
 
 
+class OtherContentError(IndexError_):
+    """The data folder's index was built from another content folder; replacing it needs
+    ``--replace`` (or another data folder keeps both)."""
+
+
 class StoreUnavailableError(KBError):
     """Qdrant is unreachable, or its embedded storage folder is held by another process."""
 

@@ -87,6 +87,7 @@ class IndexManifest(BaseModel):
     calibration: dict[str, float] = Field(default_factory=dict)
     # What the build read, so an unchanged tree is recognised without parsing it again.
     content_stamp: str = ""
+    content_dir: str = ""  # the folder it was built from (resolved); "" before it was kept
     included: list[str] = Field(default_factory=list)
     content_report: dict[str, Any] = Field(default_factory=dict)
 

@@ -63,10 +63,13 @@ def create_app(
     sync_on_start: bool | None = None,
     watch: bool = False,
     announce: str | None = None,
+    replace: bool = False,
 ) -> FastAPI:
     """Build the app. Pass ``runtime`` to share an already-open index (tests, CLI);
     ``watch`` reindexes when files under the content folder change; ``announce`` (the
-    URL `kb serve` listens on) leaves the runtime file for the CLI in the data folder."""
+    URL `kb serve` listens on) leaves the runtime file for the CLI in the data folder and
+    is logged once the service answers; ``replace`` lets the start-up build replace an
+    index built from another content folder (``ingest.ownership``)."""
     settings = settings or Settings()
     metrics = Metrics()
     tracing = build_tracing(settings.otel_endpoint)
@@ -99,9 +102,11 @@ def create_app(
                 write_server_file(settings.data_dir, info)
                 announced = True
             if builds:
-                tasks.append(asyncio.create_task(_initial_sync(state, announce)))
+                tasks.append(asyncio.create_task(_initial_sync(state, announce, replace)))
             else:
                 state.ready = True
+                if announce is not None:
+                    log.info("ready at %s (the index is not synced on start)", announce)
             if watch:
                 tasks.append(asyncio.create_task(watch_content(state)))
         try:
@@ -194,9 +199,9 @@ def _valid_request_id(value: str) -> bool:
     return 0 < len(value) <= 64 and value.isprintable() and value.isascii()
 
 
-async def _initial_sync(state: ServiceState, url: str | None) -> None:
+async def _initial_sync(state: ServiceState, url: str | None, replace: bool) -> None:
     """Bring the index up to date with the content folder, then report ready."""
-    job = await asyncio.to_thread(state.jobs().start, "startup", wait=True)
+    job = await asyncio.to_thread(state.jobs().start, "startup", wait=True, replace=replace)
     if job.status != "succeeded":
         state.startup_error = job.error
         log.error("could not bring the index up to date: %s", job.error)

@@ -16,6 +16,12 @@ JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(correlation_id)s %(message)s
 QUIET = ("httpx", "httpcore", "mcp", "asgi_correlation_id", "watchfiles")
 
 
+def _not_listening_line(record: logging.LogRecord) -> bool:
+    """Drop uvicorn's "Uvicorn running on URL": it comes before the index is built, so a
+    visitor following it would get 503s. The app logs "ready at URL" when it answers."""
+    return not str(record.msg).startswith("Uvicorn running on")
+
+
 def configure_logging(fmt: Literal["text", "json"] = "text", level: int = logging.INFO) -> None:
     """Send every log record to stderr in ``fmt`` at ``level`` and above."""
     handler = logging.StreamHandler(sys.stderr)
@@ -43,5 +49,7 @@ def configure_logging(fmt: Literal["text", "json"] = "text", level: int = loggin
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+        if _not_listening_line not in logger.filters:
+            logger.addFilter(_not_listening_line)
     for name in QUIET:
         logging.getLogger(name).setLevel(max(level, logging.WARNING))

@@ -49,6 +49,7 @@ class ReindexJob:
     dry_run: bool = False
     rebuild: bool = False
     strict: bool = False
+    replace: bool = False  # build over an index of another content folder (`kb serve --replace`)
     status: JobStatus = "running"
     created_at: str = field(default_factory=_now)
     finished_at: str | None = None
@@ -106,6 +107,7 @@ class ReindexManager:
         rebuild: bool = False,
         strict: bool = False,
         wait: bool = False,
+        replace: bool = False,
     ) -> ReindexJob:
         """Run a reindex in a worker thread (or inline with ``wait``); 409 if one runs."""
         job = ReindexJob(
@@ -114,6 +116,7 @@ class ReindexManager:
             dry_run=dry_run,
             rebuild=rebuild,
             strict=strict,
+            replace=replace,
         )
         with self._lock:
             if self._running is not None:
@@ -156,6 +159,7 @@ class ReindexManager:
                 dry_run=job.dry_run,
                 rebuild=job.rebuild,
                 strict=job.strict,
+                replace=job.replace,
                 pages=self._pages,
             )
             job.report = report.to_json()

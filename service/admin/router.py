@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict
 
+from ingest.ownership import resolved_folder
 from kbcore.versions import list_versions
 from service.admin.auth import OperatorDep
 from service.admin.jobs import JobConflictError
@@ -66,3 +69,18 @@ async def get_reindex(job_id: str, _: OperatorDep, state: StateDep) -> dict[str,
 async def index_versions(_: OperatorDep, runtime: RuntimeDep) -> dict[str, object]:
     versions = await run_in_threadpool(list_versions, runtime.store)
     return {"versions": [v.to_json() for v in versions]}
+
+
+@router.get(
+    "/server",
+    summary="Which data and content folders this server holds (how `kb` checks the "
+    "server its runtime file names is the right one)",
+)
+async def server_identity(_: OperatorDep, state: StateDep) -> dict[str, object]:
+    settings = state.settings
+    return {
+        "data_dir": resolved_folder(settings.data_dir),
+        "content_dir": resolved_folder(settings.content_dir),
+        "pid": os.getpid(),
+        "ready": state.ready,
+    }

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
-from service.admin.auth import AdminDep
+from service.admin.auth import AdminDep, OperatorDep
 from service.analytics import actions
 from service.analytics.golden import GoldenFile
 from service.analytics.report import TOP
@@ -34,10 +34,11 @@ WINDOW = (
 @router.get(
     "/analytics",
     response_model=AnalyticsReport,
-    summary="What visitors asked and what the docs lacked, for a window (admin token)",
+    summary="What visitors asked and what the docs lacked, for a window (admin token, or "
+    "the runtime file's token from this machine: `kb analytics`)",
 )
 async def get_analytics(
-    _admin: AdminDep,
+    _operator: OperatorDep,
     state: StateDep,
     since: Annotated[str | None, Query(max_length=40, description=WINDOW)] = None,
     until: Annotated[str | None, Query(max_length=40, description=WINDOW)] = None,
