@@ -264,6 +264,11 @@ class Settings(BaseSettings):
         le=100_000_000,
         description="Feedback records kept; the oldest are deleted beyond it.",
     )
+    feedback_max_mb: int = Field(
+        100,
+        ge=1,
+        description="Size the feedback database stays under (MB); the oldest records go first.",
+    )
     feedback_retention_days: int = Field(
         365, ge=0, le=36500, description="Days feedback is kept (0 = forever)."
     )

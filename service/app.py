@@ -81,7 +81,18 @@ def create_app(
         builds_index=builds,
     )
     metrics.watch_index(state.describe_index)
-    metrics.watch_log(lambda: asdict(state.conversation_log().writer.stats))
+    metrics.watch_store(
+        "conversation_log",
+        "Conversation log",
+        lambda: asdict(state.conversation_log().writer.stats),
+        lambda: state.conversation_log().writer.last_error is not None,
+    )
+    metrics.watch_store(
+        "feedback",
+        "Feedback",
+        lambda: state.feedback().counts(),
+        lambda: state.feedback().last_error is not None,
+    )
     owns_runtime = runtime is None
     mcp = McpEndpoint(build_mcp_server(state), settings)
 

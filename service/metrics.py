@@ -62,25 +62,39 @@ class IndexCollector(Collector):
         yield points
 
 
-class LogCollector(Collector):
-    """What the conversation log did with its rows, read when Prometheus scrapes."""
+class StoreCollector(Collector):
+    """What a store of visitors' data (the conversation log, feedback) did with its rows,
+    read when Prometheus scrapes: ``kb_<name>_rows_total{outcome}``,
+    ``kb_<name>_recreated_total`` and ``kb_<name>_failing`` (1 while its disk refuses
+    writes)."""
 
-    def __init__(self, counts: Callable[[], Mapping[str, int]]) -> None:
-        self.counts = counts
+    def __init__(
+        self,
+        name: str,
+        what: str,
+        counts: Callable[[], Mapping[str, int]],
+        failing: Callable[[], bool],
+    ) -> None:
+        self.name, self.what, self.counts, self.failing = name, what, counts, failing
 
     def collect(self) -> Iterator[Metric]:
         rows = CounterMetricFamily(
-            "kb_conversation_log_rows", "Conversation log rows by outcome", labels=["outcome"]
+            f"kb_{self.name}_rows", f"{self.what} rows by outcome", labels=["outcome"]
         )
         recreated = CounterMetricFamily(
-            "kb_conversation_log_recreated", "Log files found gone or corrupt, started afresh"
+            f"kb_{self.name}_recreated", f"{self.what} files found gone or corrupt, started afresh"
+        )
+        failing = GaugeMetricFamily(
+            f"kb_{self.name}_failing", f"1 while the {self.what} cannot be written"
         )
         counts = self.counts()
         for outcome in ("written", "dropped", "pruned", "capped"):
             rows.add_metric([outcome], counts.get(outcome, 0))
         recreated.add_metric([], counts.get("recreated", 0))
+        failing.add_metric([], 1.0 if self.failing() else 0.0)
         yield rows
         yield recreated
+        yield failing
 
 
 @dataclass
@@ -125,9 +139,15 @@ class Metrics:
             "kb_rate_limited", "Requests refused by the rate limit", ["route"], registry=r
         )
 
-    def watch_log(self, counts: Callable[[], Mapping[str, int]]) -> None:
-        """Report the conversation log's row counts at every scrape."""
-        self.registry.register(LogCollector(counts))
+    def watch_store(
+        self,
+        name: str,
+        what: str,
+        counts: Callable[[], Mapping[str, int]],
+        failing: Callable[[], bool],
+    ) -> None:
+        """Report a store's row counts and health at every scrape."""
+        self.registry.register(StoreCollector(name, what, counts, failing))
 
     def watch_index(self, describe: Callable[[], tuple[str, int] | None]) -> None:
         """Report the served version and its point count at every scrape."""

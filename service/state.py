@@ -106,6 +106,7 @@ class ServiceState:
                 self._feedback = FeedbackStore(
                     self.settings.data_dir / FILE_NAME,
                     max_rows=self.settings.feedback_max_rows,
+                    max_bytes=self.settings.feedback_max_mb * 2**20,
                     retention_days=self.settings.feedback_retention_days,
                 )
             return self._feedback

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kbcore.diskspace import explain
 from service.analytics.store import (
     RatingRow,
     TurnRow,
@@ -70,6 +71,7 @@ class LogWriter:
     max_bytes: int = 500 * 1024 * 1024
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     stats: WriterStats = field(default_factory=WriterStats)
+    last_error: str | None = None  # why the last batch was lost; None once one is written
     _queue: queue.Queue[Item | _Stop] = field(init=False)
     _thread: threading.Thread | None = field(default=None, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
@@ -183,6 +185,7 @@ class LogWriter:
             write_batch(connection, batch)
             with self._lock:
                 self.stats.written += sum(isinstance(item, TurnRow) for item in batch)
+                self.last_error = None
             self._since_cap += len(batch)
             if self._since_cap >= CAP_EVERY:
                 self._since_cap = 0
@@ -193,7 +196,8 @@ class LogWriter:
         except sqlite3.Error as exc:
             with self._lock:
                 self.stats.dropped += len(batch)
-            self._warn(f"conversation log: {len(batch)} row(s) lost ({exc})")
+                self.last_error = f"cannot write {self.path.name}: {explain(exc, self.path)}"
+            self._warn(f"conversation log: {len(batch)} row(s) lost ({explain(exc, self.path)})")
             if connection is not None:
                 connection.close()
             if isinstance(exc, sqlite3.DatabaseError) and _corrupt(exc):

@@ -7,8 +7,10 @@ The store heals what it can without a restart: a database file that was deleted 
 created again, one that is not a database any more is moved aside
 (``feedback.sqlite3.corrupt-<time>``) and started afresh. What it cannot heal (a full
 disk, a folder it cannot write) raises ``FeedbackUnavailableError`` (503), and
-``health()`` reports it for ``/readyz``. Records are capped (``max_rows``, oldest
-deleted first) and expire after ``retention_days``.
+``health()`` reports it for ``/readyz`` (which stays ready: answers do not need it).
+Records are capped (``max_rows`` and ``max_bytes``, oldest deleted first) and expire after
+``retention_days``; ``stats`` counts what was written, refused, expired and capped, for
+``/metrics``.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from kbcore.diskspace import explain
 from kbcore.errors import KBError
 from kbcore.private import private_file
 
@@ -76,6 +79,17 @@ class NewFeedback:
     origin: str | None = None
 
 
+@dataclass
+class FeedbackStats:
+    """What happened to the records sent to the store."""
+
+    written: int = 0
+    dropped: int = 0  # refused by the disk (full, read-only): the visitor got a 503
+    pruned: int = 0  # older than the retention period
+    capped: int = 0  # over the row or size cap
+    recreated: int = 0  # times the file was gone or corrupt and started afresh
+
+
 def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
     text = str(exc).lower()
     return "not a database" in text or "malformed" in text
@@ -84,13 +98,28 @@ def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
 class FeedbackStore:
     """Append and list feedback; creates the database (and its folder) when missing."""
 
-    def __init__(self, path: Path, *, max_rows: int = 100_000, retention_days: int = 365) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_rows: int = 100_000,
+        max_bytes: int = 100 * 2**20,
+        retention_days: int = 365,
+    ) -> None:
         self.path = path
         self.max_rows = max_rows
+        self.max_bytes = max_bytes
         self.retention_days = retention_days
         self.last_error: str | None = None
+        self.stats = FeedbackStats()
         self._lock = threading.Lock()
         self._inserts = 0
+        self._created = False  # the file existed or was made once: a later absence is a loss
+
+    def counts(self) -> dict[str, int]:
+        """The stats as a mapping (what ``/metrics`` reads)."""
+        with self._lock:
+            return asdict(self.stats)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -123,9 +152,12 @@ class FeedbackStore:
             for attempt in (1, 2):
                 try:
                     if not self.path.is_file():
+                        if attempt == 1 and self._created:
+                            self.stats.recreated += 1
                         self._create()
+                    self._created = True
                     with self._connect() as connection:
-                        results = [connection.execute(q, args).fetchall() for q, args in sql]
+                        results = [_result(connection.execute(q, args)) for q, args in sql]
                     self.last_error = None
                     return results
                 except sqlite3.DatabaseError as exc:
@@ -135,6 +167,7 @@ class FeedbackStore:
                         continue
                     if attempt == 1 and _is_corrupt(exc) and self.path.is_file():
                         self._set_aside()
+                        self.stats.recreated += 1
                         continue
                     self._fail(operation, exc)
                 except OSError as exc:
@@ -142,7 +175,9 @@ class FeedbackStore:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _fail(self, operation: str, exc: Exception) -> None:
-        self.last_error = f"cannot {operation} {self.path.name}: {exc}"
+        if operation == "write":
+            self.stats.dropped += 1
+        self.last_error = f"cannot {operation} {self.path.name}: {explain(exc, self.path)}"
         log.error("feedback store: %s", self.last_error)
         raise FeedbackUnavailableError(self.last_error) from exc
 
@@ -171,32 +206,57 @@ class FeedbackStore:
             json.dumps(list(item.citations)),
             item.origin,
         )
-        statements: list[tuple[str, tuple[Any, ...]]] = [
-            (f"INSERT INTO feedback ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", row)
-        ]
-        self._inserts += 1
-        if self._inserts % PRUNE_EVERY == 1:
-            statements += self._retention(moment)
-        self._run("write", statements)
+        self._run(
+            "write", [(f"INSERT INTO feedback ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", row)]
+        )
+        with self._lock:
+            self.stats.written += 1
+            self._inserts += 1
+            due = self._inserts % PRUNE_EVERY == 1
+        if due:
+            self.prune(moment)
         return _record(row)
 
-    def _retention(self, now: dt.datetime) -> list[tuple[str, tuple[Any, ...]]]:
-        """Delete records past the retention period and beyond the row cap."""
-        statements: list[tuple[str, tuple[Any, ...]]] = [
-            (
-                "DELETE FROM feedback WHERE rowid IN (SELECT rowid FROM feedback "
-                "ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?)",
-                (self.max_rows,),
-            )
-        ]
+    def prune(self, now: dt.datetime | None = None) -> None:
+        """Delete records past the retention period, then the oldest beyond the row cap
+        or beyond what fits in ``max_bytes`` at the current bytes per record (freed pages
+        are reused, so the file stops growing near the cap)."""
+        now = now or dt.datetime.now(dt.UTC)
+        pruned = 0
         if self.retention_days > 0:
             cutoff = (now - dt.timedelta(days=self.retention_days)).isoformat()
-            statements.append(("DELETE FROM feedback WHERE created_at < ?", (cutoff,)))
-        return statements
-
-    def prune(self, now: dt.datetime | None = None) -> None:
-        """Apply the cap and the retention period now."""
-        self._run("write", self._retention(now or dt.datetime.now(dt.UTC)))
+            pruned = self._run("write", [("DELETE FROM feedback WHERE created_at < ?", (cutoff,))])[
+                0
+            ][0][0]
+        (rows,), (pages,), (page_size,) = (
+            r[0]
+            for r in self._run(
+                "read",
+                [
+                    ("SELECT COUNT(*) FROM feedback", ()),
+                    ("PRAGMA page_count", ()),
+                    ("PRAGMA page_size", ()),
+                ],
+            )
+        )
+        keep, size = self.max_rows, int(pages) * int(page_size)
+        if rows and size > self.max_bytes:
+            keep = min(keep, int(rows * self.max_bytes * 0.9 / size))
+        capped = 0
+        if rows > keep:
+            capped = self._run(
+                "write",
+                [
+                    (
+                        "DELETE FROM feedback WHERE rowid IN (SELECT rowid FROM feedback "
+                        "ORDER BY created_at, rowid LIMIT ?)",
+                        (int(rows) - keep,),
+                    )
+                ],
+            )[0][0][0]
+        with self._lock:
+            self.stats.pruned += int(pruned)
+            self.stats.capped += int(capped)
 
     def list(self, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
         """A page of records, newest first, and the total count."""
@@ -212,6 +272,11 @@ class FeedbackStore:
             ],
         )
         return [_record(tuple(row)) for row in rows], int(count[0][0])
+
+
+def _result(cursor: sqlite3.Cursor) -> list[Any]:
+    """A statement's rows, or for a write ``[[rows changed]]``."""
+    return cursor.fetchall() if cursor.description is not None else [[cursor.rowcount]]
 
 
 def _valid_text(value: Any) -> Any:

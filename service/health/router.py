@@ -11,6 +11,7 @@ from kbcore.errors import KBError
 from kbcore.runtime import Runtime
 from service.deps import StateDep
 from service.problems import unavailable
+from service.state import ServiceState
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger(__name__)
@@ -25,6 +26,21 @@ def _serving_intact(runtime: Runtime) -> bool:
         return False
 
 
+def _extras(state: ServiceState) -> list[dict[str, str]]:
+    """What is wrong with the stores answers do not need (feedback, the conversation
+    log): reported so an operator sees it, never a reason to take the instance out. The
+    details name files relative to the data folder only."""
+    problems: list[dict[str, str]] = []
+    feedback = state.feedback().health()  # checked (and healed) now
+    if feedback is not None:
+        problems.append({"component": "feedback", "detail": feedback})
+    if state.settings.analytics:
+        logged = state.conversation_log().writer.last_error
+        if logged is not None:
+            problems.append({"component": "conversation_log", "detail": logged})
+    return problems
+
+
 @router.get("/healthz", summary="Liveness: the process is up")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
@@ -32,10 +48,9 @@ async def healthz() -> dict[str, str]:
 
 @router.get(
     "/readyz",
-    summary="Readiness: the index is loaded and up to date, and feedback can be stored",
-    responses={
-        503: {"description": "Still starting, the index or the feedback store is unavailable"}
-    },
+    summary="Readiness: the index is loaded and up to date (a failing feedback store or "
+    "conversation log is reported, not a 503: answers do not need them)",
+    responses={503: {"description": "Still starting, or the index is unavailable"}},
 )
 async def readyz(state: StateDep) -> dict[str, object]:
     runtime = state.require_runtime()
@@ -57,17 +72,11 @@ async def readyz(state: StateDep) -> dict[str, object]:
     if version is None:
         raise unavailable("no index version is being served", 10, slug="index-not-ready")
     await run_in_threadpool(runtime.store.manifest, version)  # a damaged one is a 503
-    feedback = await run_in_threadpool(state.feedback().health)
-    if feedback is not None:
-        log.warning("readiness: the feedback store is unavailable: %s", feedback)
-        raise unavailable(
-            "the feedback store is unavailable (the server log says why)",
-            30,
-            slug="feedback-unavailable",
-        )
+    problems = await run_in_threadpool(_extras, state)
     running = state.reindex.running if state.reindex is not None else None
     return {
-        "status": "ready",
+        "status": "degraded" if problems else "ready",
+        "problems": problems,
         "index_version": version,
         "answer_cache": "warm" if state.warmed_version == version else "warming",
         "reindexing": running.trigger if running is not None else None,

@@ -236,8 +236,9 @@ def test_deleted_or_corrupt_database_is_recreated_without_a_restart(
 def test_unwritable_store_is_503_and_readyz_says_so_until_it_recovers(
     http: TestClient, tmp_path: Path
 ) -> None:
-    """Item 6: a store that cannot be written (a full disk, a folder in the way) answered
-    500 while /readyz stayed 200."""
+    """A store that cannot be written (a full disk, a folder in the way) answered 500
+    while /readyz stayed 200; then /readyz went 503 for it, taking an instance whose
+    answers were fine out of the balancer (#22 item 2): now it is reported, not a 503."""
     db = tmp_path / "data" / "feedback.sqlite3"
     db.parent.mkdir(parents=True, exist_ok=True)
     db.mkdir()  # the database path is taken by a folder: nothing can open it
@@ -246,10 +247,19 @@ def test_unwritable_store_is_503_and_readyz_says_so_until_it_recovers(
     assert response.json()["type"].endswith("/feedback-unavailable")
     assert "sqlite" not in response.json()["detail"].lower()
     ready = http.get("/readyz")
-    assert ready.status_code == 503 and "feedback store" in ready.json()["detail"]
+    assert ready.status_code == 200 and ready.json()["status"] == "degraded"
+    [problem] = ready.json()["problems"]
+    assert problem["component"] == "feedback" and "feedback.sqlite3" in problem["detail"]
+    assert str(tmp_path) not in ready.text
+    assert "kb_feedback_failing 1.0" in http.get("/metrics").text
+    assert http.post("/v1/chat", json={"message": "What is LoRA?"}).status_code == 200
     db.rmdir()
     assert http.post("/v1/feedback", json=VALID).status_code == 201
-    assert http.get("/readyz").status_code == 200
+    ready = http.get("/readyz")
+    assert ready.json()["status"] == "ready" and ready.json()["problems"] == []
+    metrics = http.get("/metrics").text
+    assert "kb_feedback_failing 0.0" in metrics
+    assert 'kb_feedback_rows_total{outcome="dropped"} 1.0' in metrics
 
 
 def test_rows_are_capped_and_expire(tmp_path: Path) -> None:
@@ -264,6 +274,22 @@ def test_rows_are_capped_and_expire(tmp_path: Path) -> None:
     items, total = store.list(limit=200)
     assert total == 100 and all(item["conversation_id"] != "old" for item in items)
     assert items[0]["conversation_id"] == "c119"
+    counts = store.counts()
+    assert counts["written"] == 121 and counts["pruned"] == 1 and counts["capped"] == 20
+
+
+def test_feedback_stays_under_its_size_cap(tmp_path: Path) -> None:
+    path = tmp_path / "f.sqlite3"
+    cap = 2**20
+    store = FeedbackStore(path, max_rows=1_000_000, max_bytes=cap)
+    comment = "x" * 2000
+    for i in range(3000):  # ~6 MB of comments into a 1 MB cap, pruned every 100 records
+        store.add(NewFeedback(conversation_id=f"c{i}", rating="down", comment=comment))
+    store.prune()
+    assert path.stat().st_size <= 1.4 * cap  # pages freed by the cap are reused
+    items, total = store.list(limit=1)
+    assert 200 < total < 600 and items[0]["conversation_id"] == "c2999"  # the newest stay
+    assert store.counts()["capped"] == 3000 - total
 
 
 def test_admin_token_with_a_trailing_newline_is_accepted(
