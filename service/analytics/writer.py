@@ -80,7 +80,12 @@ class LogWriter:
     _closed: bool = field(default=False, init=False)
     _last_warning: float = field(default=-WARN_EVERY_S, init=False)
     _identity: tuple[int, int] | None = field(default=None, init=False)  # (device, inode)
+    _wal: tuple[int, int] | None = field(default=None, init=False)  # of the -wal file
     _since_cap: int = field(default=0, init=False)
+
+    @property
+    def _wal_path(self) -> Path:
+        return Path(f"{self.path}-wal")
 
     def __post_init__(self) -> None:
         self._queue = queue.Queue(maxsize=self.capacity)
@@ -164,11 +169,21 @@ class LogWriter:
                 connection.close()
 
     def _open(self, connection: sqlite3.Connection | None) -> sqlite3.Connection:
-        """The connection, reopened when the file it writes to was deleted or replaced
-        (a connection to a deleted file would write into nothing)."""
-        if connection is not None and self._identity != _identity(self.path):
+        """The connection, reopened when the file it writes to was deleted or replaced,
+        or its WAL file was deleted (a connection to a deleted file writes into nothing);
+        a file overwritten in place with something that is not SQLite is set aside."""
+        moved = connection is not None and (
+            self._identity != _identity(self.path) or self._wal != _identity(self._wal_path)
+        )
+        damaged = not _looks_like_sqlite(self.path)
+        if connection is not None and (moved or damaged):
             connection.close()
             connection = None
+        if damaged:
+            self._set_aside()  # counted there
+        elif moved:
+            if self._identity == _identity(self.path):  # only the WAL went: its index is stale
+                Path(f"{self.path}-shm").unlink(missing_ok=True)
             with self._lock:
                 self.stats.recreated += 1
             log.warning("conversation log: %s was removed; starting a new one", self.path.name)
@@ -183,6 +198,7 @@ class LogWriter:
         try:
             connection = self._open(connection)
             write_batch(connection, batch)
+            self._wal = _identity(self._wal_path)
             with self._lock:
                 self.stats.written += sum(isinstance(item, TurnRow) for item in batch)
                 self.last_error = None
@@ -255,6 +271,20 @@ def _identity(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return status.st_dev, status.st_ino
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _looks_like_sqlite(path: Path) -> bool:
+    """False only for a file that exists, has bytes, and does not start as SQLite does
+    (checked before each batch: a connection would not notice it until too late)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(SQLITE_HEADER))
+    except OSError:
+        return True  # missing: SQLite creates it
+    return not head or head == SQLITE_HEADER
 
 
 def _corrupt(exc: sqlite3.DatabaseError) -> bool:

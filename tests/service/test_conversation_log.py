@@ -11,7 +11,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
 
 
 def count(database: Path, where: str = "1") -> int:
-    with sqlite3.connect(database) as connection:
+    with closing(sqlite3.connect(database)) as connection:  # closed: it holds no WAL index
         return int(connection.execute(f"SELECT COUNT(*) FROM turns WHERE {where}").fetchone()[0])
 
 
@@ -356,10 +356,31 @@ def test_a_log_deleted_or_corrupted_while_serving_is_started_afresh(tmp_path: Pa
         for suffix in ("-wal", "-shm"):
             Path(f"{database}{suffix}").unlink(missing_ok=True)
         writer = LogWriter(database, retention_days=90)
-        _write(writer, 5, 1)  # this batch is lost (counted), the file set aside
+        _write(writer, 5, 1)  # noticed before writing: the file is set aside, nothing lost
         _write(writer, 6, 2)
-        assert writer.stats.dropped == 1 and count(database) == 2
-        assert list(tmp_path.glob(f"{FILE_NAME}.corrupt-*"))
+        assert writer.stats.dropped == 0 and count(database) == 3
+        assert len(list(tmp_path.glob(f"{FILE_NAME}.corrupt-*"))) == 1
+    finally:
+        writer.close()
+
+
+def test_a_log_overwritten_in_place_while_serving_is_noticed(tmp_path: Path) -> None:
+    """The chaos run: garbage written over the open log (same inode) and its WAL deleted;
+    the writer's connection went on "writing" into the deleted WAL, every row lost
+    unseen."""
+    database = tmp_path / FILE_NAME
+    writer = LogWriter(database, retention_days=90)
+    try:
+        _write(writer, 0, 3)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{database}{suffix}").unlink(missing_ok=True)
+        database.write_bytes(b"garbage, not a database " * 400)
+        _write(writer, 3, 2)
+        assert count(database) == 2 and writer.stats.recreated == 1
+        assert len(list(tmp_path.glob(f"{FILE_NAME}.corrupt-*"))) == 1
+        Path(f"{database}-wal").unlink()  # only the WAL, under the open connection
+        _write(writer, 5, 2)
+        assert count(database) >= 2 + 2 and writer.stats.recreated == 2
     finally:
         writer.close()
 
