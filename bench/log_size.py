@@ -25,10 +25,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from kbcore.answering.models import Answer, Citation  # noqa: E402
 from service.analytics.log import Channel, turn_row  # noqa: E402
-from service.analytics.store import (
-    FILE_NAME,
-    RatingRow,
-)
+from service.analytics.store import FILE_NAME, RatingRow  # noqa: E402
 from service.analytics.writer import LogWriter  # noqa: E402
 
 PHRASE = (
