@@ -90,9 +90,10 @@ def metric(base: str, name: str) -> float:
     return float(found.group(1)) if found else float("nan")
 
 
-def series(base: str) -> int:
+def series(base: str) -> set[str]:
+    """The names and labels of every sample /metrics shows."""
     text = httpx.get(f"{base}/metrics").text
-    return sum(1 for line in text.splitlines() if line and not line.startswith("#"))
+    return {line.rsplit(" ", 1)[0] for line in text.splitlines() if line and line[0] != "#"}
 
 
 def rss_mb(pid: int) -> float:
@@ -251,10 +252,12 @@ def run(args: argparse.Namespace, data: Path, tmpfs: bool) -> None:
         + f"; re-created {float(recreated.group(1)) if recreated else 0:.0f} times"
     )
     print(
-        f"/metrics series: {untouched} before any invented request, {before_series} after "
-        f"the first 3 (the 'other' method and unmatched route), {after_series} after "
+        f"/metrics series: {len(untouched)} before any invented request, {len(before_series)} "
+        f"after the first 3 (the 'other' method and unmatched route), {len(after_series)} after "
         f"{args.flood:,} more"
     )
+    for added in sorted(after_series - before_series)[:40]:
+        print(f"  new: {added}")
     print(f"server RSS before / after the flood: {before_rss:.0f} / {after_rss:.0f} MB")
     print(f"server log: {log}")
 

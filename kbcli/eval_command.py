@@ -169,6 +169,10 @@ def _print(name: str, report: EvalReport, body: dict[str, Any], chosen: EvalSet)
 
 
 def run_eval(args: argparse.Namespace, settings: Settings) -> int:
+    if getattr(args, "claims", False):
+        from kbcli.claims_eval import run_claims_eval
+
+        return run_claims_eval(settings, fit_weights=args.fit, as_json=args.json)
     chosen = chosen_sets(args)
     if args.loco or args.fit:
         return run_loco(args, settings, chosen)

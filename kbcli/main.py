@@ -315,6 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="fit the sentence ranker and answerability gate on the sets (into kbcore/assets)",
     )
+    p.add_argument(
+        "--claims",
+        action="store_true",
+        help="claim verification precision/recall on eval/claims (leave-one-corpus-out; "
+        "with --fit, fit kbcore/assets/claims.json)",
+    )
     p.set_defaults(handler=cmd_eval)
 
     p = sub.add_parser("analytics", help="what visitors asked and what the docs lacked")

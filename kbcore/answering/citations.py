@@ -23,10 +23,6 @@ from kbcore.answering.sources import Source
 
 OPEN, CLOSE = "\x1e", "\x1f"
 SENTINEL = re.compile(r" ?\x1e(\d{1,3})\x1f")
-MARKER = re.compile(r"\[(\d{1,3})\]")
-# A model's citation markers: a run of them at the start or after a space (not glued to
-# code: "a[2]").
-_MODEL_MARKERS = re.compile(r"(?:^|(?<=\s)| )(?:\[\d{1,3}\])+")
 _GROUPED = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})+)\]")
 
 
@@ -40,16 +36,41 @@ def split_grouped_markers(text: str) -> str:
     return _GROUPED.sub(lambda m: "".join(f"[{n.strip()}]" for n in m.group(1).split(",")), text)
 
 
-def adopt_markers(text: str, valid: set[int]) -> str:
-    """An LLM's ``[n]`` markers -> drafting markers. A marker naming no source is an
-    invented citation and is dropped; brackets glued to a word (``arr[2]``) are code."""
+_FULLWIDTH = re.compile(r"【\s*(\d{1,3})\s*】")
+_FOOTNOTE = re.compile(r"\[\^(\d{1,3})\]")
+_SOURCE_WORD = re.compile(
+    r"[(\[]\s*(?:sources?|refs?|citations?)\s*:?\s*#?"
+    r"(\d{1,3}(?:\s*(?:,|and|&)\s*\d{1,3})*)\s*[)\]]",
+    re.IGNORECASE,
+)
+_RANGE = re.compile(r"\[(\d{1,3})\s*[-–]\s*(\d{1,3})\]")
+_GLUED = re.compile(r"(?<=[\w.,;:)%])((?:\[\d{1,3}\])+)(?=[\s.,;:!?)]|$)")
 
-    def swap(match: re.Match[str]) -> str:
-        numbers = [int(n) for n in MARKER.findall(match.group(0))]
-        kept = "".join(f"{OPEN}{n}{CLOSE}" for n in numbers if n in valid)
-        return f" {kept}" if kept and match.group(0).startswith(" ") else kept
 
-    return _MODEL_MARKERS.sub(swap, split_grouped_markers(text))
+def normalize_markers(text: str) -> str:
+    """The marker forms real models write, as ``[n]`` markers after a space: ``【1】``,
+    ``[^1]``, ``(source 1)``, ``[Source: 1, 2]``, ``[1-3]``, ``[1, 2]``, and markers glued
+    to the word before them (``costs $50[1].``). Text inside backticks is left alone
+    (``arr[2]`` in code)."""
+    pieces = re.split(r"(`[^`\n]*`)", text)
+    for i, piece in enumerate(pieces):
+        if i % 2:
+            continue
+        piece = _FULLWIDTH.sub(r"[\1]", piece)
+        piece = _FOOTNOTE.sub(r"[\1]", piece)
+        piece = _SOURCE_WORD.sub(
+            lambda m: "".join(f"[{n}]" for n in re.findall(r"\d{1,3}", m.group(1))), piece
+        )
+        piece = _RANGE.sub(
+            lambda m: "".join(
+                f"[{n}]"
+                for n in range(int(m.group(1)), min(int(m.group(2)), int(m.group(1)) + 9) + 1)
+            ),
+            piece,
+        )
+        piece = split_grouped_markers(piece)
+        pieces[i] = _GLUED.sub(r" \1", piece)
+    return "".join(pieces)
 
 
 def sentinel_ids(text: str) -> list[int]:

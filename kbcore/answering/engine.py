@@ -18,8 +18,10 @@ from cachetools import LRUCache
 
 from kbcore.answering.answerability import AnswerabilityGate, Evidence, gather, shipped_gate
 from kbcore.answering.citations import verify, verify_evidence
+from kbcore.answering.claims import ClaimVerifier
 from kbcore.answering.extractive import Draft, ExtractiveAnswerer
-from kbcore.answering.llm import NOT_COVERED, LLMAnswerer, MarkerFilter
+from kbcore.answering.generated import GeneratedAnswer
+from kbcore.answering.llm import LLMAnswerer
 from kbcore.answering.models import Answer, Refusal, RefusalCode, Suggestion, Turn
 from kbcore.answering.rewrite import (
     Rewrite,
@@ -301,28 +303,14 @@ class ChatEngine:
                 yield "delta", {"text": piece}
         else:
             question = prepared.rewrite.query if prepared.rewrite.context else message
-            marker_filter = MarkerFilter({s.number for s in prepared.sources})
-            text: list[str] = []
-            pending = ""  # leading text held back while it could be the NOT_COVERED reply
-            released = False
-            streamed = False
+            generated = GeneratedAnswer(self.claims(), prepared.sources)
             async for delta in self.llm.stream(question, prepared.sources):
-                text.append(delta)
-                if not released:
-                    pending += delta
-                    head = pending.lstrip()
-                    if NOT_COVERED.startswith(head) or head.startswith(NOT_COVERED):
-                        continue
-                    released, delta, pending = True, pending, ""
-                visible = marker_filter.feed(delta)
-                if visible:
-                    streamed = True
-                    yield "delta", {"text": visible}
-            tail = marker_filter.flush() if released else ""
-            if tail:
-                yield "delta", {"text": tail}
-            answer = self.finish(prepared, self.llm.draft("".join(text), prepared.sources))
-            if not answer.grounded and not streamed:
+                for shown in await asyncio.to_thread(generated.feed, delta):
+                    yield "delta", {"text": shown}
+            for shown in await asyncio.to_thread(generated.flush):
+                yield "delta", {"text": shown}
+            answer = await self.checked(prepared, generated, message)
+            if generated.kept == 0:  # nothing was shown: the fallback is the whole answer
                 for piece in _pieces(answer.answer):
                     yield "delta", {"text": piece}
         self.retriever.observer.answered(
@@ -330,6 +318,47 @@ class ChatEngine:
         )
         yield "citations", {"citations": [c.to_json() for c in answer.citations]}
         yield "answer", {"answer": answer}
+
+    def claims(self) -> ClaimVerifier:
+        """The claim verifier of this engine's embedder and vocabulary."""
+        return ClaimVerifier(self.retriever.encoder, self.retriever.embedder.embed_documents)
+
+    async def checked(self, prepared: Prepared, generated: GeneratedAnswer, message: str) -> Answer:
+        """The verified answer of a model: its kept claims, or, when none was kept, the
+        extractive answer (or a refusal), with what verification did."""
+        checked = generated.verification()
+        if generated.not_covered:
+            log.info("language model: not covered")
+            return self.refusal(
+                prepared,
+                Refusal(
+                    RefusalCode.UNVERIFIED,
+                    "the language model found no answer in the closest sections",
+                ),
+            )
+        log.info(
+            "language model: %d claims, %d kept, %d removed%s",
+            checked.claims,
+            checked.kept,
+            checked.removed,
+            f" ({'; '.join(sorted(set(generated.reasons)))})" if generated.reasons else "",
+        )
+        if generated.kept:
+            answer = self.finish(prepared, generated.draft())
+            return replace(answer, verification=checked)
+        assert self.extractive is not None
+        draft = await asyncio.to_thread(
+            self.extractive.draft,
+            message,
+            prepared.focus,
+            prepared.sources,
+            prepared.vocabulary,
+            prepared.rewrite.context,
+            prepared.ranked,
+            asks_price(message),
+        )
+        answer = self.finish(prepared, draft)
+        return replace(answer, verification=replace(checked, fallback=True))
 
     def refusal(self, prepared: Prepared, why: Refusal | None) -> Answer:
         """An honest "not covered", with the nearest articles as suggestions."""

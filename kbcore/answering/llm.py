@@ -2,26 +2,21 @@
 OpenAILike classes.
 
 The model sees numbered sources, each fenced as data (text inside an article is never an
-instruction), and cites them as ``[n]``. It never writes quotes: for each marker we pick
-the sentence of source n that best supports the claim before it, so every quote is
-verbatim by construction, and ids it invents are dropped. If nothing verifiable remains
-the answer becomes a refusal.
+instruction), and cites them as ``[n]``. It never writes quotes, and nothing it writes is
+shown unchecked: ``generated.GeneratedAnswer`` keeps a sentence only when a source
+supports it and quotes the sentence that does.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
-import re
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kbcore.answering.citations import SENTINEL, adopt_markers
-from kbcore.answering.extractive import Draft
-from kbcore.answering.models import Citation, Turn
-from kbcore.answering.sources import Sentence, Source
+from kbcore.answering.models import Turn
+from kbcore.answering.sources import Source
 from kbcore.errors import LLMUnavailableError
 from kbcore.settings import Settings
 from kbcore.sparse import BM25Encoder
@@ -29,7 +24,6 @@ from kbcore.sparse import BM25Encoder
 NOT_COVERED = "NOT_COVERED"
 MAX_SOURCE_CHARS = 2400
 MAX_ANSWER_TOKENS = 600
-_CLAIM_END = re.compile(r"(?<=[.!?])\s+")
 
 SYSTEM_PROMPT = """You answer visitors' questions for a knowledge base, using only the \
 numbered sources you are given.
@@ -155,86 +149,3 @@ class LLMAnswerer:
             return ""
         text = (reply.message.content or "").strip().splitlines()
         return text[0].strip()[:1000] if text else ""
-
-    def draft(self, text: str, sources: Sequence[Source]) -> Draft:
-        """Citations for the model's markers: the best supporting sentence of each source."""
-        by_number = {s.number: s for s in sources}
-        text = adopt_markers(text.strip(), set(by_number))
-        if not text or text.startswith(NOT_COVERED):
-            return Draft("", [], "llm")
-        citations: dict[int, Citation] = {}
-        for claim, number in _claims(text):
-            source = by_number.get(number)
-            if source is None or number in citations:
-                continue
-            sentence = self._support(claim, source.sentences())
-            if sentence is None:
-                continue
-            citations[number] = source.cite(number, sentence.text)
-        return Draft(text, sorted(citations.values(), key=lambda c: c.id), "llm")
-
-    def _support(self, claim: str, sentences: list[Sentence]) -> Sentence | None:
-        if not sentences:
-            return None
-        claim_terms = set(self.encoder.terms(claim))
-
-        def overlap(sentence: Sentence) -> float:
-            terms = set(self.encoder.terms(sentence.text))
-            shared: float = len(claim_terms & terms)
-            return shared / (math.sqrt(len(terms)) + 1.0)
-
-        return max(sentences, key=lambda s: (overlap(s), -s.index))
-
-
-def _claims(text: str) -> list[tuple[str, int]]:
-    """(the text a marker closes, the marker's number), in order."""
-    out = []
-    last = 0
-    for match in SENTINEL.finditer(text):
-        claim = text[last : match.start()]
-        pieces = [p for p in _CLAIM_END.split(claim) if p.strip()]
-        out.append((pieces[-1] if pieces else claim, int(match.group(1))))
-        last = match.end()
-    return out
-
-
-class MarkerFilter:
-    """Streams text while dropping ``[n]`` markers that name no source.
-
-    A marker may arrive split over deltas ("[", "1", "]"): text from a "[" is held back
-    until the marker completes or turns out not to be one.
-    """
-
-    def __init__(self, valid: set[int]) -> None:
-        self.valid = valid
-        self.held = ""
-
-    def feed(self, delta: str) -> str:
-        out = []
-        for char in delta:
-            if self.held:
-                self.held += char
-                if char == "]":
-                    out.append(self._resolve())
-                elif (
-                    not (char.isdigit() or (char in ", " and len(self.held) > 1))
-                    or len(self.held) > 16
-                ):
-                    out.append(self.held)
-                    self.held = ""
-            elif char == "[":
-                self.held = char
-            else:
-                out.append(char)
-        return "".join(out)
-
-    def flush(self) -> str:
-        held, self.held = self.held, ""
-        return held
-
-    def _resolve(self) -> str:
-        held, self.held = self.held, ""
-        numbers = [int(n) for n in re.findall(r"\d+", held)]
-        if not numbers:
-            return held
-        return "".join(f"[{n}]" for n in numbers if n in self.valid)

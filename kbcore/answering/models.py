@@ -106,6 +106,24 @@ class Refusal:
         }
 
 
+@dataclass(frozen=True)
+class Verification:
+    """What claim verification did to a language model's answer."""
+
+    claims: int
+    kept: int
+    removed: int
+    fallback: bool = False
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "claims": self.claims,
+            "kept": self.kept,
+            "removed": self.removed,
+            "fallback": self.fallback,
+        }
+
+
 @dataclass
 class Answer:
     """A verified answer (or an honest refusal) and what produced it."""
@@ -118,6 +136,7 @@ class Answer:
     query: str = ""  # the standalone query retrieval used
     answerer: str = "extractive"
     refusal: Refusal | None = None
+    verification: Verification | None = None
 
     @property
     def reason(self) -> str:
@@ -133,4 +152,5 @@ class Answer:
             "conversation_id": conversation_id,
             "index_version": self.index_version,
             "refusal": self.refusal.to_json() if self.refusal is not None else None,
+            "verification": None if self.verification is None else self.verification.to_json(),
         }

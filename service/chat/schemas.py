@@ -111,6 +111,15 @@ class RefusalOut(BaseModel):
     terms: list[str] = Field(description="Terms the question turns on that no section has.")
 
 
+class VerificationOut(BaseModel):
+    claims: int = Field(description="Sentences of the model's answer that state something.")
+    kept: int = Field(description="Claims a retrieved section supports (shown, cited).")
+    removed: int = Field(description="Claims no retrieved section supports (not shown).")
+    fallback: bool = Field(
+        description="Nothing was kept: the answer is the extractive one (or a refusal)."
+    )
+
+
 class ChatResponse(BaseModel):
     answer: str = Field(description="The answer with [n] markers matching citation ids.")
     citations: list[CitationOut]
@@ -123,4 +132,9 @@ class ChatResponse(BaseModel):
     index_version: str
     refusal: RefusalOut | None = Field(
         description="Why the question was not answered (null when grounded)."
+    )
+    verification: VerificationOut | None = Field(
+        None,
+        description="With a language model: how many of its claims were checked, kept and "
+        "removed (null for the extractive answerer, whose answer is its quotes).",
     )

@@ -6,7 +6,13 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from service.chat.schemas import MAX_TURN, CitationOut, RefusalOut, SuggestionOut
+from service.chat.schemas import (
+    MAX_TURN,
+    CitationOut,
+    RefusalOut,
+    SuggestionOut,
+    VerificationOut,
+)
 
 
 class HistoryTurn(BaseModel):
@@ -46,6 +52,9 @@ class AskResult(BaseModel):
     suggestions: list[SuggestionOut] = Field(description="Nearest articles, when refused.")
     index_version: str
     message_id: str = Field(description="This answer's id (POST /v1/feedback rates it).")
+    verification: VerificationOut | None = Field(
+        None, description="With a language model: its claims checked, kept and removed."
+    )
 
 
 class ArticleDoc(BaseModel):

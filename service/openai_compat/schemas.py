@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.chat.schemas import CitationOut, RefusalOut, SuggestionOut
+from service.chat.schemas import CitationOut, RefusalOut, SuggestionOut, VerificationOut
 from service.utf8 import Utf8Str
 
 
@@ -90,6 +90,9 @@ class KbExtension(BaseModel):
     refusal: RefusalOut | None
     message_id: str | None = Field(
         None, description="This answer's id: send it with POST /v1/feedback to rate it."
+    )
+    verification: VerificationOut | None = Field(
+        None, description="With a language model: its claims checked, kept and removed."
     )
 
 

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from ingest.runner import ingest
-from kbcore.answering.citations import adopt_markers, answer_is_its_quotes, verify
+from kbcore.answering.citations import answer_is_its_quotes, normalize_markers, verify
 from kbcore.answering.engine import ChatEngine, build_chat_engine
 from kbcore.answering.extractive import _passages
 from kbcore.answering.models import Answer, RefusalCode, Turn
@@ -164,11 +164,28 @@ def test_each_index_measures_its_own_refusal_floor(engine: ChatEngine) -> None:
     assert 0.12 <= manifest.refusal_floor <= 0.5
 
 
-def test_only_markers_the_answerer_inserted_are_parsed() -> None:
-    text = adopt_markers("Read arr[2] first [1]. Invented [7]. Both [1, 2].", {1, 2})
-    assert "arr[2]" in text and "[7]" not in text
-    final, _ = verify(text, [], {})
-    assert final == "Read arr[2] first. Invented. Both."
+def test_only_sentinel_markers_are_parsed() -> None:
+    final, _ = verify("Read `arr[2]` first [1] and arr[3] too.", [], {})
+    assert final == "Read `arr[2]` first [1] and arr[3] too."  # no sentinel: nothing touched
+
+
+@pytest.mark.parametrize(
+    ("written", "normalized"),
+    [
+        ("Costs $50 [1].", "Costs $50 [1]."),
+        ("Costs $50[1].", "Costs $50 [1]."),
+        ("Costs $50.[1][2]", "Costs $50. [1][2]"),
+        ("Costs $50 [1, 2].", "Costs $50 [1][2]."),
+        ("Costs $50 【1】.", "Costs $50 [1]."),
+        ("Costs $50 [^2].", "Costs $50 [2]."),
+        ("Costs $50 (source 3).", "Costs $50 [3]."),
+        ("Costs $50 [Source: 1, 2].", "Costs $50 [1][2]."),
+        ("Costs $50 [1-3].", "Costs $50 [1][2][3]."),
+        ("Use `arr[2]` here [1].", "Use `arr[2]` here [1]."),
+    ],
+)
+def test_marker_forms_real_models_write_are_understood(written: str, normalized: str) -> None:
+    assert normalize_markers(written) == normalized
 
 
 def _chunk(text: str, start: int, index: int) -> ChunkPayload:

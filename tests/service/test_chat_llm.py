@@ -70,13 +70,18 @@ def test_invented_citation_ids_are_dropped(
     assert events[-1][0] == "done" and [c["id"] for c in events[-1][1]["citations"]] == [1]
 
 
-def test_answer_without_citations_becomes_a_refusal(
+def test_an_uncited_claim_gets_the_citation_that_supports_it(
     stub: tuple[str, StubLog], content_runtime: Runtime, tmp_path: Path
 ) -> None:
+    """The model wrote a source's sentence without a marker and an unsupported one: the
+    first is shown with the citation that supports it, the second is removed."""
     url, _ = stub
     with llm_client(url, content_runtime, tmp_path, "cite-nothing") as http:
         body = http.post("/v1/chat", json={"message": "How much does fine-tuning cost?"}).json()
-    assert not body["grounded"] and body["citations"] == [] and body["suggestions"]
+    assert body["grounded"] and body["answer"].endswith("[1]")
+    assert "toaster" not in body["answer"]
+    assert body["citations"][0]["quote"] in body["answer"]
+    assert body["verification"] == {"claims": 2, "kept": 1, "removed": 1, "fallback": False}
 
 
 def test_not_covered_reply_is_a_refusal_and_never_shown(
@@ -104,7 +109,7 @@ def test_llm_stream_delivers_deltas_then_verified_citations(
         )
     names = [n for n, _ in events]
     assert names[0] == "meta" and events[0][1]["answerer"] == "llm"
-    assert names.count("delta") > 3 and names[-2:] == ["citations", "done"]
+    assert names.count("delta") >= 1 and names[-2:] == ["citations", "done"]
     done = events[-1][1]
     assert "".join(d["text"] for n, d in events if n == "delta") == done["answer"]
     assert done["grounded"] and done["citations"][0]["quote"] in done["answer"]

@@ -4,9 +4,13 @@ over real HTTP. Its behaviour is chosen by the model name:
 - ``cite-first``: answers with the first sentence of source 1, cited ``[1]``;
 - ``cite-invented``: cites ``[1]`` and ``[7]`` (only a few sources exist);
 - ``cite-nothing``: answers without any marker;
+- ``altered-number``, ``own-markers``, ``invented-option``: what claim verification must
+  catch or understand (a changed number; ``【1】`` and a "Sources:" list; an option the
+  sources never name);
 - ``not-covered``: replies ``NOT_COVERED``;
 - ``slow``: waits longer than any test timeout before answering;
-- ``trickle``: streams many small deltas slowly (to test cancellation);
+- ``trickle``: streams the cite-first answer 100 times, word by word, slowly (to test
+  cancellation);
 - ``fail``: answers HTTP 500.
 
 Follow-up rewrite requests (the prompt asks for a "Standalone question") are answered
@@ -54,7 +58,13 @@ def _answer(model: str, prompt: str) -> str:
     if model == "cite-invented":
         return f"{sentence} [1] It is also said that costs are zero [7]."
     if model == "cite-nothing":
-        return f"{sentence} No citations here."
+        return f"{sentence} It also runs on a toaster without any graphics card."
+    if model == "altered-number":  # every number of the sentence times ten
+        return re.sub(r"\d+", lambda m: str(int(m.group(0)) * 10), sentence) + " [1]"
+    if model == "own-markers":  # fullwidth markers, glued, and a "Sources:" list
+        return f"{sentence}【1】\n\nSources:\n1. The first source"
+    if model == "invented-option":
+        return f"{sentence} [1] Set `brotli=True` in the config to halve it [1]."
     if model == "not-covered":
         return "NOT_COVERED"
     return f"{sentence} [1]"
@@ -111,8 +121,8 @@ def build_stub(log: StubLog) -> FastAPI:
 
         async def events() -> AsyncIterator[bytes]:
             pieces = [text[i : i + 3] for i in range(0, len(text), 3)]
-            if model == "trickle":
-                pieces = [f"word{i} " for i in range(400)]
+            if model == "trickle":  # a long answer, word by word: supported sentences
+                pieces = [f"{w} " for w in " ".join([text] * 100).split()]
             try:
                 for piece in pieces:
                     chunk = {
