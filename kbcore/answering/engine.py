@@ -303,7 +303,9 @@ class ChatEngine:
                 yield "delta", {"text": piece}
         else:
             question = prepared.rewrite.query if prepared.rewrite.context else message
-            generated = GeneratedAnswer(self.claims(), prepared.sources)
+            generated = GeneratedAnswer(
+                self.claims(), prepared.sources, prepared.vocabulary.word_share
+            )
             async for delta in self.llm.stream(question, prepared.sources):
                 for shown in await asyncio.to_thread(generated.feed, delta):
                     yield "delta", {"text": shown}

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from kbcore.answering.citations import marker, normalize_markers
@@ -53,6 +53,7 @@ class GeneratedAnswer:
 
     verifier: ClaimVerifier
     sources: Sequence[Source]
+    known: Callable[[str], float] = lambda word: 0.0  # share of the docs' chunks using a word
     _buffer: str = ""
     _parts: list[str] = field(default_factory=list)  # kept segments, with drafting markers
     _citations: dict[tuple[int, int], Citation] = field(default_factory=dict)
@@ -181,7 +182,9 @@ class GeneratedAnswer:
             self._texts = []
             for source in self.sources:
                 sentences = source.sentences()
-                self._texts.append(SourceText([s.text for s in sentences], text=source.text()))
+                self._texts.append(
+                    SourceText([s.text for s in sentences], text=source.text(), known=self.known)
+                )
         return self._texts
 
     def _code_found(self, block: str) -> bool:
