@@ -130,14 +130,14 @@ def traffic(
         assert result["grounded"] and result["message_id"].startswith("m-")
         script.turns.append({"channel": "mcp", "reason": None, "id": result["message_id"]})
 
-        # An LLM whose draft cites nothing: the "unverified" refusal, logged in the same
-        # database by a second service (another replica) sharing the data folder.
+        # An LLM that finds no answer in the sources: the "unverified" refusal, logged in
+        # the same database by a second service (another replica) sharing the data folder.
         with running_stub() as (stub_url, _):
             llm_settings = make_settings(
                 tmp,
                 admin_token=TOKEN,
                 llm_base_url=stub_url,
-                llm_model="cite-nothing",
+                llm_model="not-covered",
                 llm_max_retries=0,
             )
             llm_app = create_app(llm_settings, runtime=content_runtime, sync_on_start=False)

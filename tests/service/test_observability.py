@@ -7,6 +7,7 @@ import json
 import logging
 import random
 import string
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,6 +106,10 @@ def test_reindex_jobs_are_counted_by_result(tmp_path: Path, embedder: object) ->
     try:
         with TestClient(create_app(settings, runtime=runtime)) as c:
             state = c.app.state.kb  # type: ignore[attr-defined]
+            deadline = time.monotonic() + 120  # the start-up job may not have begun yet
+            while not (state.ready or state.startup_error):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
             assert state.jobs().wait_idle(60)
             samples = scrape(c)
     finally:
