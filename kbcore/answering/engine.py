@@ -41,6 +41,7 @@ from kbcore.answering.support import (
 )
 from kbcore.answering.vocabulary import Vocabulary, build_vocabulary
 from kbcore.embedding.base import Vectors
+from kbcore.errors import LLMUnavailableError
 from kbcore.retrieval import Retriever, SectionHit
 from kbcore.settings import Settings
 
@@ -306,12 +307,18 @@ class ChatEngine:
             generated = GeneratedAnswer(
                 self.claims(), prepared.sources, prepared.vocabulary.word_share
             )
-            async for delta in self.llm.stream(question, prepared.sources):
-                for shown in await asyncio.to_thread(generated.feed, delta):
+            failed = ""
+            try:
+                async for delta in self.llm.stream(question, prepared.sources):
+                    for shown in await asyncio.to_thread(generated.feed, delta):
+                        yield "delta", {"text": shown}
+            except LLMUnavailableError as exc:  # timed out, refused, died mid-stream
+                failed = str(exc)
+                log.warning("%s: answering from the sources alone", failed)
+            else:
+                for shown in await asyncio.to_thread(generated.flush):
                     yield "delta", {"text": shown}
-            for shown in await asyncio.to_thread(generated.flush):
-                yield "delta", {"text": shown}
-            answer = await self.checked(prepared, generated, message)
+            answer = await self.checked(prepared, generated, message, failed)
             if generated.kept == 0:  # nothing was shown: the fallback is the whole answer
                 for piece in _pieces(answer.answer):
                     yield "delta", {"text": piece}
@@ -325,11 +332,13 @@ class ChatEngine:
         """The claim verifier of this engine's embedder and vocabulary."""
         return ClaimVerifier(self.retriever.encoder, self.retriever.embedder.embed_documents)
 
-    async def checked(self, prepared: Prepared, generated: GeneratedAnswer, message: str) -> Answer:
-        """The verified answer of a model: its kept claims, or, when none was kept, the
-        extractive answer (or a refusal), with what verification did."""
-        checked = generated.verification()
-        if generated.not_covered:
+    async def checked(
+        self, prepared: Prepared, generated: GeneratedAnswer, message: str, failed: str = ""
+    ) -> Answer:
+        """The verified answer of a model: its kept claims, or, when none was kept (or the
+        model failed before any), the extractive answer, with what verification did."""
+        checked = replace(generated.verification(), model_error=failed or None)
+        if generated.not_covered and not failed:
             log.info("language model: not covered")
             return self.refusal(
                 prepared,

@@ -114,6 +114,7 @@ class Verification:
     kept: int
     removed: int
     fallback: bool = False
+    model_error: str | None = None  # the model failed (timeout, outage): why
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -121,6 +122,7 @@ class Verification:
             "kept": self.kept,
             "removed": self.removed,
             "fallback": self.fallback,
+            "model_error": self.model_error,
         }
 
 

@@ -118,6 +118,11 @@ class VerificationOut(BaseModel):
     fallback: bool = Field(
         description="Nothing was kept: the answer is the extractive one (or a refusal)."
     )
+    model_error: str | None = Field(
+        None,
+        description="The model failed (timed out, unreachable, died mid-answer): what is "
+        "kept of it, or the extractive answer, is returned instead of an error.",
+    )
 
 
 class ChatResponse(BaseModel):

@@ -24,7 +24,13 @@ def test_a_changed_number_is_removed_and_the_extractive_answer_stands_in(
     with llm_client(url, content_runtime, tmp_path, "altered-number") as http:
         body = http.post("/v1/chat", json=QUESTION).json()
         events = parse_sse(http.post("/v1/chat", json={**QUESTION, "stream": True}).text)
-    assert body["verification"] == {"claims": 1, "kept": 0, "removed": 1, "fallback": True}
+    assert body["verification"] == {
+        "claims": 1,
+        "kept": 0,
+        "removed": 1,
+        "fallback": True,
+        "model_error": None,
+    }
     assert body["grounded"] and "$1500" not in body["answer"] and "$500-5000" not in body["answer"]
     assert "$150-2,500" in body["answer"]  # the extractive answer: the source's own words
     streamed = "".join(d["text"] for n, d in events if n == "delta")
@@ -55,7 +61,13 @@ def test_an_option_the_sources_never_name_is_removed(
         body = http.post("/v1/chat", json=QUESTION).json()
         events = parse_sse(http.post("/v1/chat", json={**QUESTION, "stream": True}).text)
     assert "brotli" not in body["answer"] and body["grounded"]
-    assert body["verification"] == {"claims": 2, "kept": 1, "removed": 1, "fallback": False}
+    assert body["verification"] == {
+        "claims": 2,
+        "kept": 1,
+        "removed": 1,
+        "fallback": False,
+        "model_error": None,
+    }
     assert "brotli" not in "".join(d["text"] for n, d in events if n == "delta")
     quote = body["citations"][0]["quote"]
     assert quote in body["answer"]  # the citation quotes the sentence that supports it

@@ -3,6 +3,7 @@ the paid LLM): what streams is the verified answer, and an outage is an OpenAI e
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,14 +54,21 @@ def test_invented_citations_never_reach_the_client_streamed_or_not(
 
 
 @pytest.mark.parametrize("model", ["slow", "fail"])
-def test_llm_outage_is_an_openai_error(
+def test_an_llm_outage_answers_from_the_sources(
     stub: tuple[str, StubLog], content_runtime: Runtime, tmp_path: Path, model: str
 ) -> None:
+    """A model that times out or fails is not the visitor's problem: the verified
+    extractive answer stands in, and the kb extension says why (issue #23)."""
     with kb_client(stub[0], content_runtime, tmp_path, model) as client:
-        with pytest.raises(openai.InternalServerError) as caught:
-            client.chat.completions.create(model="kb", messages=QUESTION)
-        assert caught.value.status_code == 503 and caught.value.code == "llm_unavailable"
-        assert int(caught.value.response.headers["retry-after"]) > 0
-        stream = client.chat.completions.create(model="kb", messages=QUESTION, stream=True)
-        with pytest.raises(openai.APIError, match="did not answer in time"):
-            list(stream)
+        started = time.monotonic()
+        whole = client.chat.completions.create(model="kb", messages=QUESTION)
+        elapsed = time.monotonic() - started
+        chunks = list(client.chat.completions.create(model="kb", messages=QUESTION, stream=True))
+    assert elapsed < 10
+    content = whole.choices[0].message.content or ""
+    assert "$150-2,500" in content and whole.choices[0].finish_reason == "stop"
+    kb = (whole.model_extra or {})["kb"]
+    assert kb["grounded"] and kb["verification"]["fallback"] is True
+    assert kb["verification"]["model_error"]
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert "$150-2,500" in streamed
