@@ -124,10 +124,8 @@ class LLMAnswerer:
                         yield chunk.delta
         except (asyncio.CancelledError, GeneratorExit):
             raise
-        except TimeoutError as exc:
-            raise LLMUnavailableError("the language model timed out") from exc
         except Exception as exc:  # openai/httpx raise many transport-specific errors
-            raise LLMUnavailableError(f"the language model failed: {type(exc).__name__}") from exc
+            raise LLMUnavailableError(_why(exc)) from exc
 
     async def complete(self, question: str, sources: Sequence[Source]) -> str:
         """The whole answer at once."""
@@ -149,3 +147,19 @@ class LLMAnswerer:
             return ""
         text = (reply.message.content or "").strip().splitlines()
         return text[0].strip()[:1000] if text else ""
+
+
+def _why(exc: BaseException) -> str:
+    """What went wrong with the model, in a visitor-safe phrase (no URL, no key). A
+    stream's timeouts and broken connections reach us as bare httpx errors (the openai
+    SDK wraps them only before the response starts)."""
+    import httpx
+
+    name = type(exc).__name__
+    if isinstance(exc, TimeoutError | httpx.TimeoutException) or name == "APITimeoutError":
+        return "the language model timed out"
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+        return "the language model's server closed the connection mid-answer"
+    if isinstance(exc, httpx.ConnectError) or name == "APIConnectionError":
+        return "the language model's server could not be reached"
+    return f"the language model failed: {name}"

@@ -27,6 +27,8 @@ def parse_sse(text: str) -> list[tuple[str, dict[str, Any]]]:
     events = []
     for block in text.strip().split("\n\n"):
         lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "event" not in lines:
+            continue  # a keep-alive comment (": ping") while a model reads its prompt
         events.append((lines["event"], json.loads(lines["data"])))
     return events
 
