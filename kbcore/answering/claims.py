@@ -95,6 +95,13 @@ _WORDS_COMMON = (
     "of as at from "
 )
 _COMMON = frozenset(_WORDS_COMMON.split())
+_META = re.compile(
+    r"^(?:in\s+)?(?:the|this|these)\s+(?:article|document|documentation|passage|text|"
+    r"source|context|section)s?\s+(?:provides?|explains?|describes?|discuss(?:es)?|"
+    r"mentions?|covers?|is about|are about|talks? about|gives?|offers?)\b"
+    r"|\banswer to (?:this|the|your) question\b",
+    re.IGNORECASE,
+)
 CLAUSE_WORDS = 14  # sentences longer than this are also compared clause by clause
 _CLAUSE = re.compile(r"[,;:]\s+|\s+(?:because|while|whereas|but|so that|and then)\s+")
 _LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
@@ -316,9 +323,12 @@ class ClaimVerifier:
         return ""
 
     def checkable(self, claim: str) -> bool:
-        """Whether a sentence states anything a source could support (a lead-in such as
-        "Here is how:" does not)."""
+        """Whether a sentence states anything a source could support: a lead-in ("Here is
+        how:") or a sentence about the answer itself ("The article explains ...", "The
+        answer to this question is ...") does not."""
         text = clean_claim(claim)
+        if _META.search(text):
+            return False
         return len(self.encoder.terms(text)) >= 2 or bool(numbers(text) or code_names(text))
 
     def check(self, claim: str, sources: Sequence[SourceText], cited: Sequence[int]) -> Verdict:

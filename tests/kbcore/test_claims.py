@@ -70,3 +70,7 @@ def test_the_supporting_sentence_is_found_in_another_source(verifier: ClaimVerif
 def test_a_lead_in_states_nothing_checkable(verifier: ClaimVerifier) -> None:
     assert not verifier.checkable("Here is how:")
     assert verifier.checkable("Set printWidth.")
+    # What SmolLM2 wrote through llama.cpp's server: sentences about the answer itself.
+    assert not verifier.checkable("The article provides a detailed explanation of LoRA.")
+    assert not verifier.checkable("The answer to this question is that it costs more.")
+    assert verifier.checkable("The docs suggest installing MyST with mamba.")
