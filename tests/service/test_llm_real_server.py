@@ -59,8 +59,9 @@ def assert_every_claim_is_in_its_section(http: TestClient, body: dict[str, objec
         if article not in pages:
             pages[article] = http.get(f"/learn/{article}.md").text
         page = pages[article]
+        on_page = {value for value, _ in numbers(page)}  # "a few hundred" reads as 100 on both
         for value, _ in numbers(re.sub(r"\[\d+\]", "", sentence)):
-            assert value in page.replace(",", ""), (value, sentence)
+            assert value in on_page, (value, sentence)
         for name in code_names(sentence):
             assert name.lower() in page.lower(), (name, sentence)
         assert citations[number]["quote"] in page or citations[number]["quote"]
