@@ -21,6 +21,10 @@ class Observer(Protocol):
         """An answer left the engine: grounded, or refused with this code."""
         ...
 
+    def tokens(self, prompt: int, completion: int) -> None:
+        """A language model reported the tokens of one answer."""
+        ...
+
 
 class NullObserver:
     """Observes nothing."""
@@ -29,4 +33,7 @@ class NullObserver:
         return nullcontext()
 
     def answered(self, grounded: bool, refusal: str | None) -> None:
+        return None
+
+    def tokens(self, prompt: int, completion: int) -> None:
         return None

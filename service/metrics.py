@@ -118,6 +118,12 @@ class Metrics:
         self.answers = Counter(
             "kb_answers", "Answers by outcome", ["outcome", "reason"], registry=r
         )
+        self.llm_tokens = Counter(
+            "kb_llm_tokens",
+            "Tokens the language model reported (prompt, completion)",
+            ["kind"],
+            registry=r,
+        )
         self.stages = {
             "embedding": Histogram(
                 "kb_embedding_seconds",
@@ -158,6 +164,10 @@ class Metrics:
         labels = (known, route, str(status) if 100 <= status <= 599 else "other")
         self.requests.labels(*labels).inc()
         self.latency.labels(*labels).observe(seconds)
+
+    def tokens(self, prompt: int, completion: int) -> None:
+        self.llm_tokens.labels("prompt").inc(prompt)
+        self.llm_tokens.labels("completion").inc(completion)
 
     def answered(self, grounded: bool, refusal: str | None) -> None:
         if grounded:

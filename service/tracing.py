@@ -65,6 +65,12 @@ class ServiceObserver:
     def stage(self, name: Stage) -> AbstractContextManager[None]:
         return self._stage(name)
 
+    def tokens(self, prompt: int, completion: int) -> None:
+        self.metrics.tokens(prompt, completion)
+        span = get_current_span()
+        span.set_attribute("gen_ai.usage.input_tokens", prompt)
+        span.set_attribute("gen_ai.usage.output_tokens", completion)
+
     def answered(self, grounded: bool, refusal: str | None) -> None:
         self.metrics.answered(grounded, refusal)
         span = get_current_span()

@@ -22,7 +22,14 @@ from kbcore.answering.claims import ClaimVerifier
 from kbcore.answering.extractive import Draft, ExtractiveAnswerer
 from kbcore.answering.generated import GeneratedAnswer
 from kbcore.answering.llm import LLMAnswerer
-from kbcore.answering.models import Answer, Refusal, RefusalCode, Suggestion, Turn
+from kbcore.answering.models import (
+    Answer,
+    Refusal,
+    RefusalCode,
+    Suggestion,
+    TokenUsage,
+    Turn,
+)
 from kbcore.answering.rewrite import (
     Rewrite,
     last_user_question,
@@ -308,8 +315,9 @@ class ChatEngine:
                 self.claims(), prepared.sources, prepared.vocabulary.word_share
             )
             failed = ""
+            usage = TokenUsage()
             try:
-                async for delta in self.llm.stream(question, prepared.sources):
+                async for delta in self.llm.stream(question, prepared.sources, usage):
                     for shown in await asyncio.to_thread(generated.feed, delta):
                         yield "delta", {"text": shown}
             except LLMUnavailableError as exc:  # timed out, refused, died mid-stream
@@ -319,6 +327,9 @@ class ChatEngine:
                 for shown in await asyncio.to_thread(generated.flush):
                     yield "delta", {"text": shown}
             answer = await self.checked(prepared, generated, message, failed)
+            answer = replace(answer, usage=usage)
+            if usage.prompt is not None or usage.completion is not None:
+                self.retriever.observer.tokens(usage.prompt or 0, usage.completion or 0)
             if generated.kept == 0:  # nothing was shown: the fallback is the whole answer
                 for piece in _pieces(answer.answer):
                     yield "delta", {"text": piece}

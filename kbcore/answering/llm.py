@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kbcore.answering.models import Turn
+from kbcore.answering.models import TokenUsage, Turn
 from kbcore.answering.sources import Source
 from kbcore.errors import LLMUnavailableError
 from kbcore.settings import Settings
@@ -65,6 +65,7 @@ def build_llm(settings: Settings) -> Any:
             api_key=key or "not-needed",
             is_chat_model=True,
             context_window=32768,
+            additional_kwargs={"stream_options": {"include_usage": True}},
             max_tokens=MAX_ANSWER_TOKENS,
             temperature=settings.llm_temperature,
             timeout=settings.llm_timeout_s,
@@ -75,6 +76,7 @@ def build_llm(settings: Settings) -> Any:
     return OpenAI(
         model=settings.llm_model,
         api_key=key,
+        additional_kwargs={"stream_options": {"include_usage": True}},
         max_tokens=MAX_ANSWER_TOKENS,
         temperature=settings.llm_temperature,
         timeout=settings.llm_timeout_s,
@@ -114,12 +116,20 @@ class LLMAnswerer:
     encoder: BM25Encoder
     timeout_s: float = 30.0
 
-    async def stream(self, question: str, sources: Sequence[Source]) -> AsyncIterator[str]:
-        """Text deltas of the model's answer; raises LLMUnavailableError on failure."""
+    async def stream(
+        self, question: str, sources: Sequence[Source], usage: TokenUsage | None = None
+    ) -> AsyncIterator[str]:
+        """Text deltas of the model's answer; raises LLMUnavailableError on failure.
+        ``usage`` receives the token counts when the server reports them (OpenAI, vLLM
+        and Ollama send them in a last chunk when asked; llama.cpp's server does not)."""
         try:
             async with asyncio.timeout(self.timeout_s * 2):
                 response = await self.llm.astream_chat(answer_messages(question, sources))
                 async for chunk in response:
+                    reported = getattr(getattr(chunk, "raw", None), "usage", None)
+                    if usage is not None and reported is not None:
+                        usage.prompt = getattr(reported, "prompt_tokens", None)
+                        usage.completion = getattr(reported, "completion_tokens", None)
                     if chunk.delta:
                         yield chunk.delta
         except (asyncio.CancelledError, GeneratorExit):

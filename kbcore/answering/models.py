@@ -127,6 +127,17 @@ class Verification:
 
 
 @dataclass
+class TokenUsage:
+    """Tokens a language model reported for one answer (None: the server did not say)."""
+
+    prompt: int | None = None
+    completion: int | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {"prompt_tokens": self.prompt, "completion_tokens": self.completion}
+
+
+@dataclass
 class Answer:
     """A verified answer (or an honest refusal) and what produced it."""
 
@@ -139,6 +150,7 @@ class Answer:
     answerer: str = "extractive"
     refusal: Refusal | None = None
     verification: Verification | None = None
+    usage: TokenUsage | None = None  # the language model's, when one answered
 
     @property
     def reason(self) -> str:
@@ -155,4 +167,5 @@ class Answer:
             "index_version": self.index_version,
             "refusal": self.refusal.to_json() if self.refusal is not None else None,
             "verification": None if self.verification is None else self.verification.to_json(),
+            "usage": None if self.usage is None else self.usage.to_json(),
         }

@@ -104,6 +104,8 @@ def turn_row(
         latency_ms=round(latency_ms, 3),
         index_version=answer.index_version,
         answerer=answer.answerer,
+        prompt_tokens=answer.usage.prompt if answer.usage is not None else None,
+        completion_tokens=answer.usage.completion if answer.usage is not None else None,
     )
 
 

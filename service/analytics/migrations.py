@@ -50,6 +50,12 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (text, model)
     );
     """,
+    # 3: the tokens a language model reported for the answer (NULL: extractive, or the
+    # server did not say).
+    """
+    ALTER TABLE turns ADD COLUMN prompt_tokens INTEGER;
+    ALTER TABLE turns ADD COLUMN completion_tokens INTEGER;
+    """,
 )
 
 

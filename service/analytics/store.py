@@ -53,6 +53,8 @@ class TurnRow:
     latency_ms: float
     index_version: str
     answerer: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
 
 
 @dataclass(frozen=True)

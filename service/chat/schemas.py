@@ -125,6 +125,11 @@ class VerificationOut(BaseModel):
     )
 
 
+class TokenUsageOut(BaseModel):
+    prompt_tokens: int | None = Field(description="Null when the model server did not say.")
+    completion_tokens: int | None = None
+
+
 class ChatResponse(BaseModel):
     answer: str = Field(description="The answer with [n] markers matching citation ids.")
     citations: list[CitationOut]
@@ -142,4 +147,7 @@ class ChatResponse(BaseModel):
         None,
         description="With a language model: how many of its claims were checked, kept and "
         "removed (null for the extractive answerer, whose answer is its quotes).",
+    )
+    usage: TokenUsageOut | None = Field(
+        None, description="With a language model: the tokens it reported for this answer."
     )

@@ -71,3 +71,33 @@ def test_an_option_the_sources_never_name_is_removed(
     assert "brotli" not in "".join(d["text"] for n, d in events if n == "delta")
     quote = body["citations"][0]["quote"]
     assert quote in body["answer"]  # the citation quotes the sentence that supports it
+
+
+def test_token_usage_reaches_the_response_the_metrics_and_the_log(
+    stub: tuple[str, StubLog],  # noqa: F811
+    content_runtime: Runtime,
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+    from contextlib import closing
+
+    url, log = stub
+    with llm_client(url, content_runtime, tmp_path, "cite-first") as http:
+        body = http.post("/v1/chat", json=QUESTION).json()
+        assert http.app.state.kb.conversation_log().flush()  # type: ignore[attr-defined]
+        metrics = http.get("/metrics").text
+    asked = log.requests[-1]
+    assert asked["stream_options"] == {"include_usage": True}
+    prompt = len("\n".join(m["content"] for m in asked["messages"]).split())
+    assert (
+        body["usage"]
+        == {"prompt_tokens": prompt, "completion_tokens": body["usage"]["completion_tokens"]}
+        and body["usage"]["completion_tokens"] > 0
+    )
+    assert f'kb_llm_tokens_total{{kind="prompt"}} {float(prompt)}' in metrics
+    with closing(sqlite3.connect(tmp_path / "data" / "conversations.sqlite3")) as db:
+        row = db.execute(
+            "SELECT prompt_tokens, completion_tokens FROM turns WHERE id = ?",
+            (body["message_id"],),
+        ).fetchone()
+    assert row == (prompt, body["usage"]["completion_tokens"])

@@ -143,7 +143,22 @@ def build_stub(log: StubLog) -> FastAPI:
                     "model": model,
                     "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
                 }
-                yield f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode()
+                yield f"data: {json.dumps(end)}\n\n".encode()
+                if (body.get("stream_options") or {}).get("include_usage"):  # as OpenAI does
+                    usage = {
+                        "id": "stub-1",
+                        "object": "chat.completion.chunk",
+                        "created": created,
+                        "model": model,
+                        "choices": [],
+                        "usage": {
+                            "prompt_tokens": len(prompt.split()),
+                            "completion_tokens": len(text.split()),
+                            "total_tokens": len(prompt.split()) + len(text.split()),
+                        },
+                    }
+                    yield f"data: {json.dumps(usage)}\n\n".encode()
+                yield b"data: [DONE]\n\n"
                 log.completed_streams += 1
             except asyncio.CancelledError:
                 log.cancelled += 1
