@@ -61,7 +61,7 @@ def load(path: Path, verifier: ClaimVerifier) -> list[Row]:
             shares[corpus] = word_shares(CORPUS_ROOTS.get(corpus, Path("eval/corpora") / corpus))
         source = SourceText(sentences, text=text, known=shares[corpus])
         claim = clean_claim(str(item["claim"]))
-        vector = verifier._vectors([claim])[0]
+        vector = verifier.vectors([claim])[0]
         rows.append(
             Row(
                 str(item["corpus"]),

@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from kbcli.remote import RemoteServer
 from kbcore.errors import KBError
 from kbcore.settings import Settings
 
@@ -56,7 +57,7 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return print_report(report.to_json(), args)
 
 
-def _same_content(server: Any, args: argparse.Namespace, settings: Settings) -> None:
+def _same_content(server: RemoteServer, args: argparse.Namespace, settings: Settings) -> None:
     """A running server reindexes its own content folder: asking it to while naming
     another one (``--content``) is refused instead of indexing the wrong tree."""
     from ingest.ownership import resolved_folder

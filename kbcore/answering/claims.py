@@ -162,13 +162,17 @@ class SourceText:
     text: str = ""
     known: Callable[[str], float] = lambda word: 0.0  # share of the docs using a word
     _terms: list[set[str]] = field(default_factory=list)
+    _all_terms: set[str] = field(default_factory=set)
+    _plain: str = ""  # the text with ASCII apostrophes and quotes
+    _numbers: list[tuple[str, str]] = field(default_factory=list)  # (value, unit)
     _clauses: list[tuple[int, str]] | None = None
     _clause_vectors: Vectors | None = None
-    _numbers: set[str] | None = None
 
     def __post_init__(self) -> None:
         if not self.text:
             self.text = "\n".join(self.sentences)
+        self._plain = plain(self.text)
+        self._numbers = numbers(self._plain)
 
 
 def numbers(text: str) -> list[tuple[str, str]]:
@@ -234,11 +238,12 @@ class ClaimVerifier:
     """Checks claims against sources (see the module docstring)."""
 
     encoder: BM25Encoder
-    embed: object  # Callable[[Sequence[str]], Vectors]: normalised document vectors
+    embed: Callable[[Sequence[str]], Vectors]  # the embedder's document vectors
     thresholds: Thresholds = field(default_factory=shipped_thresholds)
 
-    def _vectors(self, texts: Sequence[str]) -> Vectors:
-        vectors: Vectors = self.embed(list(texts))  # type: ignore[operator]
+    def vectors(self, texts: Sequence[str]) -> Vectors:
+        """Unit-length vectors of ``texts``."""
+        vectors = self.embed(list(texts))
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         out: Vectors = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
         return out
@@ -248,11 +253,11 @@ class ClaimVerifier:
         if not source.sentences:
             return Features(0.0, 0.0, 0.0, 0, "the source has no text")
         if source.vectors is None:
-            source.vectors = self._vectors(source.sentences)
+            source.vectors = self.vectors(source.sentences)
         if not source._terms:
             source._terms = [set(self.encoder.terms(s)) for s in source.sentences]
-        singles = source.vectors @ claim_vector
-        sims = singles.copy()
+            source._all_terms = set().union(*source._terms)
+        sims = source.vectors @ claim_vector
         if len(source.sentences) > 1:  # a claim may join two adjacent sentences
             pairs = source.vectors[:-1] + source.vectors[1:]
             pairs /= np.maximum(np.linalg.norm(pairs, axis=1, keepdims=True), 1e-12)
@@ -267,7 +272,7 @@ class ClaimVerifier:
                 if len(clause.split()) >= 3
             ]
             texts = [clause for _, clause in source._clauses]
-            source._clause_vectors = self._vectors(texts) if texts else None
+            source._clause_vectors = self.vectors(texts) if texts else None
         if source._clause_vectors is not None:
             for (i, _), similarity in zip(
                 source._clauses, source._clause_vectors @ claim_vector, strict=True
@@ -276,22 +281,19 @@ class ClaimVerifier:
         best = int(np.argmax(sims))
         terms = set(self.encoder.terms(claim))
         window = set().union(*source._terms[max(0, best - 1) : best + 2])
-        whole = set().union(*source._terms)
         window_coverage = len(terms & window) / len(terms) if terms else 0.0
-        source_coverage = len(terms & whole) / len(terms) if terms else 0.0
-        veto = self.veto(claim, source, best)
+        source_coverage = len(terms & source._all_terms) / len(terms) if terms else 0.0
+        veto = self.veto(claim, terms, source, best)
         return Features(float(sims[best]), window_coverage, source_coverage, best, veto)
 
-    def veto(self, claim: str, source: SourceText, best: int) -> str:
-        """Why exact facts rule the source out, or ""."""
-        claim, text = plain(claim), plain(source.text)
-        if source._numbers is None:
-            source._numbers = {value for value, _ in numbers(text)}
-        found = numbers(text)
+    def veto(self, claim: str, terms: set[str], source: SourceText, best: int) -> str:
+        """Why exact facts rule the source out, or "" (``terms``: the claim's terms,
+        ``best``: its closest sentence)."""
+        claim, text = plain(claim), source._plain
         for value, unit in numbers(claim):
-            if value not in source._numbers:
+            units = {u for v, u in source._numbers if v == value}
+            if not units:
                 return f"the number {value} is not in the source"
-            units = {u for v, u in found if v == value}
             if unit and units - {""} and unit not in units:
                 return f"{value} {unit} is not what the source says"
         for name in code_names(claim):
@@ -305,8 +307,7 @@ class ClaimVerifier:
             ):
                 return f"{name} is not in the source"
         sentence = plain(source.sentences[best])
-        terms = set(self.encoder.terms(claim))
-        close = terms and len(terms & set(self.encoder.terms(sentence))) >= 0.75 * len(terms)
+        close = terms and len(terms & source._terms[best]) >= 0.75 * len(terms)
         if close and negated(claim) != negated(sentence):  # a near copy with one flip
             return "the claim negates what the source says"
         words = {w.lower() for w in _WORDS.findall(claim)}
@@ -337,7 +338,7 @@ class ClaimVerifier:
         text = clean_claim(claim)
         if not self.encoder.terms(text) and not numbers(text) and not code_names(text):
             return Verdict(False, reason="states nothing that can be checked")
-        vector = self._vectors([text])[0]
+        vector = self.vectors([text])[0]
         order = [i for i in cited if 0 <= i < len(sources)]
         order += [i for i in range(len(sources)) if i not in order]
         best = Verdict(False, reason="no source supports it")

@@ -295,18 +295,7 @@ class ChatEngine:
             for piece in _pieces(answer.answer):
                 yield "delta", {"text": piece}
         elif self.llm is None:
-            assert self.extractive is not None
-            draft = await asyncio.to_thread(
-                self.extractive.draft,
-                message,
-                prepared.focus,
-                prepared.sources,
-                prepared.vocabulary,
-                prepared.rewrite.context,
-                prepared.ranked,
-                asks_price(message),
-            )
-            answer = self.finish(prepared, draft)
+            answer = self.finish(prepared, await self.extracted(prepared, message))
             for piece in _pieces(answer.answer):
                 yield "delta", {"text": piece}
         else:
@@ -368,8 +357,14 @@ class ChatEngine:
         if generated.kept:
             answer = self.finish(prepared, generated.draft())
             return replace(answer, verification=checked)
+        answer = self.finish(prepared, await self.extracted(prepared, message))
+        return replace(answer, verification=replace(checked, fallback=True))
+
+    async def extracted(self, prepared: Prepared, message: str) -> Draft:
+        """The extractive answerer's draft (the offline answer, and the language model's
+        fallback)."""
         assert self.extractive is not None
-        draft = await asyncio.to_thread(
+        return await asyncio.to_thread(
             self.extractive.draft,
             message,
             prepared.focus,
@@ -379,8 +374,6 @@ class ChatEngine:
             prepared.ranked,
             asks_price(message),
         )
-        answer = self.finish(prepared, draft)
-        return replace(answer, verification=replace(checked, fallback=True))
 
     def refusal(self, prepared: Prepared, why: Refusal | None) -> Answer:
         """An honest "not covered", with the nearest articles as suggestions."""

@@ -191,5 +191,5 @@ class GeneratedAnswer:
         lines = [line.strip() for line in block.split("\n")[1:-1] if line.strip()]
         if not lines:
             return False
-        texts = [" ".join(s.text().split()) for s in self.sources]
+        texts = [" ".join(t.text.split()) for t in self._source_texts()]
         return all(any(" ".join(line.split()) in t for t in texts) for line in lines)
