@@ -27,6 +27,7 @@ from kbcore.answering.models import Answer, Citation  # noqa: E402
 from service.analytics.log import Channel, turn_row  # noqa: E402
 from service.analytics.store import FILE_NAME, RatingRow  # noqa: E402
 from service.analytics.writer import LogWriter  # noqa: E402
+from service.database.engine import Database  # noqa: E402
 
 PHRASE = (
     "how much does fine tuning cost for a small model with lora adapters and what batch "
@@ -57,7 +58,8 @@ def _answer(rng: random.Random, question: str) -> Answer:
 def fill(path: Path, turns: int, max_rows: int, max_mb: int, seed: int) -> dict[str, float]:
     rng = random.Random(seed)
     start = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
-    writer = LogWriter(path, retention_days=3650, max_rows=max_rows, max_bytes=max_mb * 2**20)
+    database = Database(f"sqlite+pysqlite:///{path}", "log")
+    writer = LogWriter(database, retention_days=3650, max_rows=max_rows, max_bytes=max_mb * 2**20)
     began = time.perf_counter()
     for i in range(turns):
         question = " ".join(rng.choices(WORDS, k=rng.randint(8, 20)))[:120] + "?"

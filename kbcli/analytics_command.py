@@ -24,12 +24,14 @@ def _local(args: argparse.Namespace, settings: Settings) -> AnalyticsReport:
     from kbcore.runtime import Runtime
     from service.analytics.docs import ServedDocs
     from service.analytics.report import WindowError, build_report, time_window
-    from service.analytics.store import FILE_NAME, ConversationStore
+    from service.analytics.store import ConversationStore
+    from service.database.provider import Databases
 
-    store = ConversationStore(settings.data_dir / FILE_NAME)
+    database = Databases(settings).get("log")
+    store = ConversationStore(database)
     if not store.exists():
         state = "on" if settings.analytics else "off (KB_ANALYTICS=off)"
-        raise KBError(f"no conversation log at {store.path} yet; analytics are {state}")
+        raise KBError(f"no conversation log at {database.path} yet; analytics are {state}")
     try:
         window = time_window(args.since, args.until, dt.datetime.now(dt.UTC))
     except WindowError as exc:
@@ -40,6 +42,7 @@ def _local(args: argparse.Namespace, settings: Settings) -> AnalyticsReport:
         return build_report(store, window, runtime.embedder, docs, args.limit)
     finally:
         runtime.close()
+        database.dispose()
 
 
 def _remote(args: argparse.Namespace, settings: Settings) -> AnalyticsReport | None:

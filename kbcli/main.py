@@ -84,9 +84,11 @@ def _ask_here(question: str, tags: list[str] | None, settings: Settings) -> dict
         new_conversation_id,
         new_message_id,
     )
+    from service.database.provider import Databases
 
     runtime = Runtime.open(settings)
-    conversations = ConversationLog(settings)
+    databases = Databases(settings)
+    conversations = ConversationLog(settings, databases.get("log"))
     conversation_id, message_id = new_conversation_id(Channel.CLI), new_message_id()
     try:
         engine = build_chat_engine(runtime.retriever, settings)
@@ -103,6 +105,7 @@ def _ask_here(question: str, tags: list[str] | None, settings: Settings) -> dict
     finally:
         runtime.close()
         conversations.close()
+        databases.close()
     return {**answer.to_json(conversation_id), "message_id": message_id}
 
 

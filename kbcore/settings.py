@@ -78,6 +78,28 @@ class Settings(BaseSettings):
     qdrant_connect_timeout_s: float = Field(
         60.0, ge=0, le=600, description="How long start-up waits for a Qdrant server."
     )
+    database_url: SecretStr | None = Field(
+        None,
+        description="Database for what visitors and the owner write (conversation log, "
+        "feedback, review queue, golden promotions) and for coordinating replicas, e.g. "
+        "postgresql+psycopg://kb:PASSWORD@db:5432/kb. Unset = SQLite files under "
+        "KB_DATA_DIR (one process).",
+    )
+    replica_poll_s: float = Field(
+        2.0,
+        ge=0.1,
+        le=300,
+        description="With KB_DATABASE_URL: how often a replica looks for reindex requests "
+        "other replicas broadcast and for the index leader's lock.",
+    )
+    log_commit_wait_s: float = Field(
+        1.0,
+        ge=0,
+        le=30,
+        description="With KB_DATABASE_URL: how long an answer waits for its conversation-"
+        "log row to be committed (so a replica killed after answering loses no turn); the "
+        "answer goes out regardless when the database is slower.",
+    )
     sync_on_start: bool = Field(
         True,
         description="Bring the index up to date on start. With several replicas on one "
@@ -293,6 +315,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "qdrant_url",
+        "database_url",
         "embed_base_url",
         "llm_base_url",
         "qdrant_api_key",
@@ -310,6 +333,23 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_kind(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        url = value.get_secret_value().strip()
+        if url.startswith("postgres://"):  # what Heroku-style platforms hand out
+            url = "postgresql+psycopg://" + url.removeprefix("postgres://")
+        elif url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        if not url.startswith(("postgresql+psycopg://", "sqlite:///")):
+            raise ValueError(
+                "KB_DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@host/db)"
+                " or sqlite:///path"
+            )
+        return SecretStr(url)
 
     @field_validator("qdrant_api_key", "embed_api_key", "openai_api_key")
     @classmethod

@@ -20,7 +20,8 @@ from kbcore.runtime import Runtime
 from kbcore.settings import Settings
 from service.admin.jobs import ReindexManager
 from service.analytics.log import ConversationLog
-from service.feedback.store import FILE_NAME, FeedbackStore
+from service.database.provider import Databases
+from service.feedback.store import FeedbackStore
 from service.llms.cache import LlmsCache
 from service.problems import unavailable
 from service.site.content import SiteContent
@@ -56,6 +57,10 @@ class ServiceState:
     llms: LlmsCache = field(default_factory=LlmsCache)
     _conversations: ConversationLog | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    databases: Databases = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.databases = Databases(self.settings)
 
     def require_runtime(self) -> Runtime:
         """The runtime, or a 503 while the service is still starting."""
@@ -104,7 +109,7 @@ class ServiceState:
         with self._lock:
             if self._feedback is None:
                 self._feedback = FeedbackStore(
-                    self.settings.data_dir / FILE_NAME,
+                    self.databases.get("feedback"),
                     max_rows=self.settings.feedback_max_rows,
                     max_bytes=self.settings.feedback_max_mb * 2**20,
                     retention_days=self.settings.feedback_retention_days,
@@ -139,12 +144,13 @@ class ServiceState:
             conversations, self._conversations = self._conversations, None
         if conversations is not None:
             conversations.close(timeout)
+        self.databases.close()
 
     def conversation_log(self) -> ConversationLog:
         """The conversation log every answering surface records to (one per service)."""
         with self._lock:
             if self._conversations is None:
-                self._conversations = ConversationLog(self.settings)
+                self._conversations = ConversationLog(self.settings, self.databases.get("log"))
             return self._conversations
 
     def chat_engine(self) -> ChatEngine:

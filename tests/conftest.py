@@ -17,6 +17,7 @@ from ingest.runner import ingest
 from kbcore.embedding.onnx_minilm import OnnxMiniLM
 from kbcore.runtime import Runtime
 from kbcore.settings import Settings
+from tests.postgres_server import PostgresServer, require_postgres, start_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ROOT / "content"
@@ -61,3 +62,23 @@ def content_runtime(
     assert [s.path for s in report.skipped] == ["README.md"]
     yield runtime
     runtime.close()
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the session (fsync off: tests only, never benches).
+
+    Skips without the server binaries, unless KB_REQUIRE_POSTGRES=1 (CI) makes that a failure.
+    """
+    require_postgres()
+    server = start_postgres(tmp_path_factory.mktemp("postgres"), fast=True)
+    yield server
+    server.destroy()
+
+
+@pytest.fixture()
+def database_url(postgres: PostgresServer) -> Iterator[str]:
+    """SQLAlchemy URL of a new, empty database on the session server; dropped afterwards."""
+    url = postgres.fresh_database()
+    yield url
+    postgres.drop_database(url.rsplit("/", 1)[1])

@@ -9,15 +9,17 @@ promoted, 422 for a choice the docs do not have, 503 when the log is unavailable
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 
 from fastapi import Path as PathParam
+from sqlalchemy.exc import SQLAlchemyError
 
 from service.analytics.docs import ServedDocs
 from service.analytics.golden import DuplicateIdError, GoldenFile, GoldenFileError
 from service.analytics.report import TOP, WindowError, build_report, time_window
 from service.analytics.review import PromotionError, golden_line, review_item
 from service.analytics.schemas import AnalyticsReport, Promoted, PromoteIn, ReviewItem, ReviewPage
+from service.analytics.store import DuplicatePromotionError
+from service.database.engine import describe
 from service.problems import Problem, unavailable
 from service.state import ServiceState
 
@@ -35,8 +37,10 @@ def require_analytics(state: ServiceState) -> None:
         )
 
 
-def _log_unavailable(exc: sqlite3.Error) -> Problem:
-    return unavailable(f"the conversation log is unavailable ({exc})", 10, slug="log-unavailable")
+def _log_unavailable(exc: SQLAlchemyError) -> Problem:
+    return unavailable(
+        f"the conversation log is unavailable ({describe(exc)})", 10, slug="log-unavailable"
+    )
 
 
 def served_docs(state: ServiceState) -> ServedDocs:
@@ -59,7 +63,7 @@ def analytics(
     docs = served_docs(state)
     try:
         return build_report(log.store, window, docs.retriever.embedder, docs, limit)
-    except sqlite3.Error as exc:
+    except SQLAlchemyError as exc:
         raise _log_unavailable(exc) from exc
 
 
@@ -70,7 +74,7 @@ def review(state: ServiceState, status: str, limit: int, offset: int) -> ReviewP
     log.flush(FLUSH_S)
     try:
         rows, total = log.store.review(status, limit, offset)
-    except sqlite3.Error as exc:
+    except SQLAlchemyError as exc:
         raise _log_unavailable(exc) from exc
     return ReviewPage(
         items=[review_item(row) for row in rows], total=total, limit=limit, offset=offset
@@ -78,9 +82,11 @@ def review(state: ServiceState, status: str, limit: int, offset: int) -> ReviewP
 
 
 def _item(state: ServiceState, item_id: str) -> ReviewItem:
+    log = state.conversation_log()
+    log.flush(FLUSH_S)
     try:
-        row = state.conversation_log().store.get(item_id)
-    except sqlite3.Error as exc:
+        row = log.store.get(item_id)
+    except SQLAlchemyError as exc:
         raise _log_unavailable(exc) from exc
     if row is None:
         raise Problem(
@@ -95,7 +101,7 @@ def mark_reviewed(state: ServiceState, item_id: str) -> ReviewItem:
     _item(state, item_id)
     try:
         state.conversation_log().store.mark(item_id, promoted=False)
-    except sqlite3.Error as exc:
+    except SQLAlchemyError as exc:
         raise _log_unavailable(exc) from exc
     return _item(state, item_id)
 
@@ -117,7 +123,18 @@ def promote(state: ServiceState, item_id: str, choice: PromoteIn, golden: Golden
     except GoldenFileError as exc:
         raise Problem(500, str(exc), slug="golden-file") from exc
     try:
-        state.conversation_log().store.mark(item_id, promoted=True)
-    except sqlite3.Error as exc:
+        state.conversation_log().store.promote(item_id, line)
+    except DuplicatePromotionError as exc:
+        raise Problem(409, str(exc), slug="promoted") from exc
+    except SQLAlchemyError as exc:
         raise _log_unavailable(exc) from exc
     return Promoted(id=str(line["id"]), file=str(path), line=line, item=_item(state, item_id))
+
+
+def promoted(state: ServiceState) -> list[dict[str, object]]:
+    """Every question promoted to the golden set, by any replica, oldest first."""
+    require_analytics(state)
+    try:
+        return state.conversation_log().store.promoted()
+    except SQLAlchemyError as exc:
+        raise _log_unavailable(exc) from exc

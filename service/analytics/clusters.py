@@ -9,16 +9,17 @@ what one costs. Embeddings are cached in the log's database (``question_vectors`
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.cluster import AgglomerativeClustering
+from sqlalchemy.exc import SQLAlchemyError
 
 from kbcore.embedding.base import Embedder
 from service.analytics.store import ConversationStore
+from service.database.engine import describe
 
 log = logging.getLogger(__name__)
 # Cosine distance under which phrasings are one question, on average between two groups.
@@ -58,8 +59,8 @@ def embed(
     cached: dict[str, NDArray[np.float32]] = {}
     try:
         cached = store.vectors(texts, embedder.model_id)
-    except sqlite3.Error as exc:
-        log.warning("question embeddings cache unavailable: %s", exc)
+    except SQLAlchemyError as exc:
+        log.warning("question embeddings cache unavailable: %s", describe(exc))
     missing = [text for text in texts if text not in cached or len(cached[text]) != embedder.dim]
     if missing:
         fresh = embedder.embed_documents(missing)
@@ -67,8 +68,8 @@ def embed(
         cached.update(computed)
         try:
             store.save_vectors(computed, embedder.model_id)
-        except sqlite3.Error as exc:
-            log.warning("could not cache question embeddings: %s", exc)
+        except SQLAlchemyError as exc:
+            log.warning("could not cache question embeddings: %s", describe(exc))
     if not texts:
         return np.zeros((0, embedder.dim), dtype=np.float32)
     return np.stack([cached[text] for text in texts]).astype(np.float32)

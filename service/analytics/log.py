@@ -10,16 +10,19 @@ Never an IP address, a user agent or a token.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import secrets
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from enum import StrEnum
 
 from kbcore.answering.models import Answer, Turn
 from kbcore.settings import Settings
-from service.analytics.store import FILE_NAME, ConversationStore, RatingRow, TurnRow
+from service.analytics.store import ConversationStore, RatingRow, TurnRow
 from service.analytics.writer import LogWriter
+from service.database.engine import Database
 
 MAX_QUESTION = 500  # characters of a question (and of its standalone query) kept
 MAX_ANSWER = 4000
@@ -115,13 +118,18 @@ class ConversationLog:
     def __init__(
         self,
         settings: Settings,
+        database: Database,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self.enabled = settings.analytics
         self.clock = clock
-        self.store = ConversationStore(settings.data_dir / FILE_NAME)
+        self.database = database
+        # A replica may be killed right after answering: on a shared database an answer
+        # waits (briefly) for its turn to be committed; an embedded log does not.
+        self.commit_wait_s = settings.log_commit_wait_s if database.path is None else 0.0
+        self.store = ConversationStore(database)
         self.writer = LogWriter(
-            self.store.path,
+            database,
             settings.analytics_retention_days,
             clock=clock,
             max_rows=settings.analytics_max_rows,
@@ -143,10 +151,11 @@ class ConversationLog:
         answer: Answer,
         latency_ms: float,
         history: Sequence[Turn] = (),
-    ) -> None:
-        """Log one answered (or refused) question. Never raises, never blocks."""
+    ) -> Future[bool] | None:
+        """Log one answered (or refused) question. Never raises, never blocks; the
+        future says when the turn is committed (None with analytics off)."""
         if not self.enabled:
-            return
+            return None
         row = turn_row(
             message_id=message_id,
             channel=channel,
@@ -157,7 +166,36 @@ class ConversationLog:
             latency_ms=latency_ms,
             at=self.clock(),
         )
-        self.writer.submit(row)
+        return self.writer.submit(row)
+
+    async def arecord(
+        self,
+        *,
+        channel: Channel,
+        message_id: str,
+        conversation_id: str,
+        question: str,
+        answer: Answer,
+        latency_ms: float,
+        history: Sequence[Turn] = (),
+    ) -> None:
+        """``record``, then on a shared database wait up to ``KB_LOG_COMMIT_WAIT_S`` for
+        the turn to be committed (never longer, never an error)."""
+        written = self.record(
+            channel=channel,
+            message_id=message_id,
+            conversation_id=conversation_id,
+            question=question,
+            answer=answer,
+            latency_ms=latency_ms,
+            history=history,
+        )
+        if written is None or self.commit_wait_s <= 0 or written.done():
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(written)), self.commit_wait_s)
+        except TimeoutError:
+            return
 
     def rate(self, message_id: str, rating: str, comment: str | None = None) -> None:
         """Join a visitor's rating to the turn it rates. Never raises, never blocks."""

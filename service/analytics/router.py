@@ -1,12 +1,15 @@
 """The owner's routes (admin token): analytics of a window, the review queue, and the two
-review actions (mark reviewed, promote into the golden set)."""
+review actions (mark reviewed, promote into the golden set), and the promoted questions
+as one golden file whichever replica took them."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
 
 from service.admin.auth import AdminDep, OperatorDep
 from service.analytics import actions
@@ -88,3 +91,16 @@ async def post_promote(
 ) -> Promoted:
     golden = GoldenFile(state.settings.golden_file)
     return await run_in_threadpool(actions.promote, state, item_id, body or PromoteIn(), golden)
+
+
+@router.get(
+    "/golden",
+    summary="Every question promoted into the golden set, by any replica, as a JSON Lines "
+    "golden file for `kb eval --golden` (admin token)",
+    response_class=Response,
+    responses={200: {"content": {"application/jsonl": {}}}},
+)
+async def get_golden(_admin: AdminDep, state: StateDep) -> Response:
+    lines = await run_in_threadpool(actions.promoted, state)
+    body = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+    return Response(body, media_type="application/jsonl")

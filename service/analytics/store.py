@@ -1,33 +1,32 @@
-"""The conversation log in SQLite (``<KB_DATA_DIR>/conversations.sqlite3``, beside the
-feedback database).
+"""The conversation log: in SQLite by default (``<KB_DATA_DIR>/conversations.sqlite3``,
+beside the feedback database), in PostgreSQL with ``KB_DATABASE_URL`` (shared by every
+replica).
 
-Connections are short-lived for readers and the owner's actions; the log writer keeps its
-own (``LogWriter``). WAL lets the dashboard read while the writer writes. Every function
-here may raise ``sqlite3.Error`` (locked, read-only, full, corrupt): callers decide whether
-that loses a log row (the writer) or answers 503 (the admin routes).
+Readers and the owner's actions use short transactions; the log writer writes in batches
+(``LogWriter``). Every function here may raise ``SQLAlchemyError`` (locked, read-only,
+full, corrupt, server down): callers decide whether that loses a log row (the writer) or
+answers 503 (the admin routes).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 import threading
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import astuple, dataclass, fields
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 
-from kbcore.private import private_file
-from service.analytics.migrations import migrate
+from service.database.engine import Database
+from service.database.tables import golden_promotions, question_vectors, turns
 
 FILE_NAME = "conversations.sqlite3"
 NEEDS_REVIEW = "(grounded = 0 OR rating = 'down')"
-WAL_RETRY_S = 0.01  # between tries to switch a new database to WAL
 
 
 @dataclass(frozen=True)
@@ -56,6 +55,11 @@ class TurnRow:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
 
+    def values(self) -> dict[str, Any]:
+        row = asdict(self)
+        row["follow_up"], row["grounded"] = int(self.follow_up), int(self.grounded)
+        return row
+
 
 @dataclass(frozen=True)
 class RatingRow:
@@ -67,137 +71,113 @@ class RatingRow:
     at: str
 
 
-_TURN_COLUMNS = ", ".join(f.name for f in fields(TurnRow))
-_TURN_INSERT = (
-    f"INSERT OR IGNORE INTO turns ({_TURN_COLUMNS}) "
-    f"VALUES ({', '.join('?' for _ in fields(TurnRow))})"
-)
 REVIEW_COLUMNS = (
     "id, at, conversation_id, channel, question, query, follow_up, answer, grounded, reason, "
     "reason_detail, citations, suggestions, rating, comment, reviewed_at, promoted_at"
 )
 
 
-def open_connection(path: Path, timeout: float) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit), schema up to date."""
-    private_file(path)
-    connection = sqlite3.connect(path, timeout=timeout, isolation_level=None)
-    try:
-        connection.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        _use_wal(connection, timeout)
-        connection.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at checkpoints
-        migrate(connection)
-    except BaseException:
-        connection.close()
-        raise
-    return connection
+def insert_ignoring_duplicates(connection: Connection, table: sa.Table) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` in the connection's dialect."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
 
 
-def _use_wal(connection: sqlite3.Connection, timeout: float) -> None:
-    """Switch a database to WAL (it stays so). The switch needs the database to itself and
-    SQLite does not wait for that, so when several connections open a new database at
-    once, try again until ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-        try:
-            connection.execute("PRAGMA journal_mode = WAL")
-        except sqlite3.OperationalError:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(WAL_RETRY_S)
+def write_batch(connection: Connection, items: Sequence[TurnRow | RatingRow]) -> None:
+    """Insert turns and apply ratings, in order, on a connection in a transaction."""
+    insert = insert_ignoring_duplicates(connection, turns)
+    for item in items:
+        if isinstance(item, TurnRow):
+            connection.execute(insert, item.values())
+        else:
+            connection.execute(
+                turns.update()
+                .where(turns.c.id == item.message_id)
+                .values(rating=item.rating, comment=item.comment, rated_at=item.at)
+            )
 
 
-def write_batch(connection: sqlite3.Connection, items: Sequence[TurnRow | RatingRow]) -> None:
-    """Insert turns and apply ratings, in order, in one transaction."""
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        for item in items:
-            if isinstance(item, TurnRow):
-                connection.execute(_TURN_INSERT, astuple(item))
-            else:
-                connection.execute(
-                    "UPDATE turns SET rating = ?, comment = ?, rated_at = ? WHERE id = ?",
-                    (item.rating, item.comment, item.at, item.message_id),
-                )
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
+def _delete_turns(connection: Connection, where: sa.ColumnElement[bool]) -> int:
+    """Delete the turns ``where`` selects and the embeddings only they used; how many
+    turns went."""
+    deleted = connection.execute(turns.delete().where(where)).rowcount
+    connection.execute(
+        question_vectors.delete().where(question_vectors.c.text.not_in(sa.select(turns.c.query)))
+    )
+    return int(deleted)
 
 
-def _delete_turns(connection: sqlite3.Connection, where: str, params: tuple[object, ...]) -> int:
-    """Delete the turns ``where`` selects and the embeddings only they used, in one
-    transaction; how many turns went."""
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        cursor = connection.execute(f"DELETE FROM turns WHERE {where}", params)
-        connection.execute(
-            "DELETE FROM question_vectors WHERE text NOT IN (SELECT query FROM turns)"
-        )
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
-    return cursor.rowcount
-
-
-def prune(connection: sqlite3.Connection, before: dt.datetime) -> int:
+def prune(database: Database, before: dt.datetime) -> int:
     """Delete turns older than ``before`` and the embeddings only they used."""
-    return _delete_turns(connection, "at < ?", (_iso(before),))
+    with database.write() as connection:
+        return _delete_turns(connection, turns.c.at < _iso(before))
 
 
-def cap(connection: sqlite3.Connection, max_rows: int, max_bytes: int) -> int:
+def cap(database: Database, max_rows: int, max_bytes: int) -> int:
     """Delete the oldest turns beyond ``max_rows``, or beyond what fits in ``max_bytes``
-    at the database's current bytes per turn (freed pages are reused, so the file stops
-    growing near the cap); the embeddings only they used go too. Returns turns deleted."""
-    rows = int(connection.execute("SELECT COUNT(*) FROM turns").fetchone()[0])
-    pages = int(connection.execute("PRAGMA page_count").fetchone()[0])
-    page_size = int(connection.execute("PRAGMA page_size").fetchone()[0])
-    size = pages * page_size
-    keep = max_rows
-    if rows and size > max_bytes:
-        keep = min(keep, int(rows * max_bytes * 0.9 / size))
-    if rows <= keep:
-        return 0
-    oldest = "rowid IN (SELECT rowid FROM turns ORDER BY at LIMIT ?)"
-    return _delete_turns(connection, oldest, (rows - keep,))
+    at the database's current bytes per turn (freed space is reused, so it stops growing
+    near the cap); the embeddings only they used go too. Returns turns deleted."""
+    with database.write() as connection:
+        rows = int(connection.execute(sa.select(sa.func.count()).select_from(turns)).scalar_one())
+        size = database.size_bytes(connection, "turns", "question_vectors")
+        keep = max_rows
+        if rows and size > max_bytes:
+            keep = min(keep, int(rows * max_bytes * 0.9 / size))
+        if rows <= keep:
+            return 0
+        oldest = sa.select(turns.c.id).order_by(turns.c.at, turns.c.id).limit(rows - keep)
+        return _delete_turns(connection, turns.c.id.in_(oldest.scalar_subquery()))
 
 
 def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
+class DuplicatePromotionError(Exception):
+    """The golden set already has a question with this id."""
+
+
 class ConversationStore:
     """Reads of the log (analytics, review queue) and the owner's review actions."""
 
-    def __init__(self, path: Path, timeout: float = 5.0) -> None:
-        self.path = path
-        self.timeout = timeout
+    def __init__(self, database: Database) -> None:
+        self.database = database
         self._lock = threading.Lock()
 
     def exists(self) -> bool:
-        return self.path.is_file()
+        """Whether anything was ever logged here (an embedded log is a file created with
+        the first turn; a shared database always exists)."""
+        path = self.database.path
+        return path is None or path.is_file()
 
-    @contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
-        connection = open_connection(self.path, self.timeout)
-        try:
-            yield connection
-        finally:
-            connection.close()
+    def _rows(
+        self, query: sa.Executable, params: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        with self.database.connect() as connection:
+            return [dict(row) for row in connection.execute(query, params or {}).mappings()]
 
     def window(self, since: dt.datetime, until: dt.datetime) -> list[dict[str, Any]]:
         """Every turn asked in ``[since, until)``, oldest first (what analytics read)."""
         if not self.exists():
             return []
-        with self.connect() as connection:
-            connection.row_factory = sqlite3.Row
-            rows = connection.execute(
-                "SELECT id, at, day, channel, question, query, follow_up, grounded, reason, "
-                "citations, rating FROM turns WHERE at >= ? AND at < ? ORDER BY at",
-                (_iso(since), _iso(until)),
-            ).fetchall()
-        return [dict(row) for row in rows]
+        c = turns.c
+        return self._rows(
+            sa.select(
+                c.id,
+                c.at,
+                c.day,
+                c.channel,
+                c.question,
+                c.query,
+                c.follow_up,
+                c.grounded,
+                c.reason,
+                c.citations,
+                c.rating,
+            )
+            .where(c.at >= _iso(since), c.at < _iso(until))
+            .order_by(c.at, c.id)
+        )
 
     def review(self, status: str, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
         """Refused and thumbs-down turns, newest first: ``open`` (not reviewed yet),
@@ -209,78 +189,112 @@ class ConversationStore:
             where += " AND reviewed_at IS NULL"
         elif status == "reviewed":
             where += " AND reviewed_at IS NOT NULL"
-        with self.connect() as connection:
-            connection.row_factory = sqlite3.Row
+        with self.database.connect() as connection:
             total = int(
-                connection.execute(f"SELECT COUNT(*) FROM turns WHERE {where}").fetchone()[0]
+                connection.execute(
+                    sa.text(f"SELECT COUNT(*) FROM turns WHERE {where}")
+                ).scalar_one()
             )
             rows = connection.execute(
-                f"SELECT {REVIEW_COLUMNS} FROM turns WHERE {where} "
-                "ORDER BY at DESC, rowid DESC LIMIT ? OFFSET ?",
-                (limit, offset),
-            ).fetchall()
-        return [dict(row) for row in rows], total
+                sa.text(
+                    f"SELECT {REVIEW_COLUMNS} FROM turns WHERE {where} "
+                    "ORDER BY at DESC, id DESC LIMIT :limit OFFSET :offset"
+                ),
+                {"limit": limit, "offset": offset},
+            ).mappings()
+            return [dict(row) for row in rows], total
 
     def get(self, turn_id: str) -> dict[str, Any] | None:
         """One turn that needs review (refused or thumbs down), or None."""
         if not self.exists():
             return None
-        with self.connect() as connection:
-            connection.row_factory = sqlite3.Row
-            row = connection.execute(
-                f"SELECT {REVIEW_COLUMNS} FROM turns WHERE id = ? AND {NEEDS_REVIEW}",
-                (turn_id,),
-            ).fetchone()
-        return dict(row) if row is not None else None
+        rows = self._rows(
+            sa.text(f"SELECT {REVIEW_COLUMNS} FROM turns WHERE id = :id AND {NEEDS_REVIEW}"),
+            {"id": turn_id},
+        )
+        return rows[0] if rows else None
 
     def mark(self, turn_id: str, *, promoted: bool, now: dt.datetime | None = None) -> bool:
         """Mark a turn reviewed (and promoted); False when there is no such turn."""
         at = _iso(now or dt.datetime.now(dt.UTC))
-        with self._lock, self.connect() as connection:
-            cursor = connection.execute(
-                "UPDATE turns SET reviewed_at = COALESCE(reviewed_at, ?), "
-                "promoted_at = CASE WHEN ? THEN COALESCE(promoted_at, ?) ELSE promoted_at END "
-                f"WHERE id = ? AND {NEEDS_REVIEW}",
-                (at, promoted, at, turn_id),
+        with self._lock, self.database.write() as connection:
+            result = connection.execute(
+                sa.text(
+                    "UPDATE turns SET reviewed_at = COALESCE(reviewed_at, :at), "
+                    "promoted_at = CASE WHEN :promoted = 1 THEN COALESCE(promoted_at, :at) "
+                    f"ELSE promoted_at END WHERE id = :id AND {NEEDS_REVIEW}"
+                ),
+                {"at": at, "promoted": int(promoted), "id": turn_id},
             )
-            return cursor.rowcount > 0
+            return result.rowcount > 0
+
+    def promote(self, turn_id: str, line: dict[str, Any], now: dt.datetime | None = None) -> None:
+        """Record a golden question promoted from a turn, and mark the turn reviewed and
+        promoted, in one transaction; ``DuplicatePromotionError`` when its id is taken
+        (whichever replica took it)."""
+        at = _iso(now or dt.datetime.now(dt.UTC))
+        with self._lock, self.database.write() as connection:
+            inserted = connection.execute(
+                insert_ignoring_duplicates(connection, golden_promotions).values(
+                    id=str(line["id"]),
+                    turn_id=turn_id,
+                    promoted_at=at,
+                    line=json.dumps(line, ensure_ascii=False),
+                )
+            ).rowcount
+            if not inserted:
+                raise DuplicatePromotionError(f"the golden set already has '{line['id']}'")
+            connection.execute(
+                turns.update()
+                .where(turns.c.id == turn_id)
+                .values(
+                    reviewed_at=sa.func.coalesce(turns.c.reviewed_at, at),
+                    promoted_at=sa.func.coalesce(turns.c.promoted_at, at),
+                )
+            )
+
+    def promoted(self) -> list[dict[str, Any]]:
+        """Every promoted golden question, oldest first, as its file line."""
+        if not self.exists():
+            return []
+        rows = self._rows(
+            sa.select(golden_promotions.c.line).order_by(
+                golden_promotions.c.promoted_at, golden_promotions.c.id
+            )
+        )
+        return [json.loads(row["line"]) for row in rows]
 
     def vectors(self, texts: Sequence[str], model: str) -> dict[str, np.ndarray]:
         """Cached embeddings of ``texts`` by ``model`` (missing ones are left out)."""
         found: dict[str, np.ndarray] = {}
         if not texts or not self.exists():
             return found
-        with self.connect() as connection:
+        q = question_vectors.c
+        with self.database.connect() as connection:
             for start in range(0, len(texts), 500):
                 chunk = list(texts[start : start + 500])
-                marks = ", ".join("?" for _ in chunk)
                 for text, blob in connection.execute(
-                    "SELECT text, vector FROM question_vectors "
-                    f"WHERE model = ? AND text IN ({marks})",
-                    (model, *chunk),
+                    sa.select(q.text, q.vector).where(q.model == model, q.text.in_(chunk))
                 ):
-                    found[text] = np.frombuffer(blob, dtype=np.float32)
+                    found[text] = np.frombuffer(bytes(blob), dtype=np.float32)
         return found
 
     def save_vectors(self, vectors: dict[str, np.ndarray], model: str) -> None:
         """Remember embeddings of logged questions."""
         if not vectors:
             return
-        with self.connect() as connection:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                connection.executemany(
-                    "INSERT OR REPLACE INTO question_vectors (text, model, vector) "
-                    "VALUES (?, ?, ?)",
-                    [
-                        (text, model, np.asarray(v, dtype=np.float32).tobytes())
-                        for text, v in vectors.items()
-                    ],
-                )
-                connection.execute("COMMIT")
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
+        with self.database.write() as connection:
+            connection.execute(
+                insert_ignoring_duplicates(connection, question_vectors),
+                [
+                    {
+                        "text": text,
+                        "model": model,
+                        "vector": np.asarray(v, dtype=np.float32).tobytes(),
+                    }
+                    for text, v in vectors.items()
+                ],
+            )
 
 
 def loads(text: str | None) -> list[dict[str, Any]]:

@@ -1,16 +1,19 @@
 """Writes log rows off the request path: a bounded queue drained by one background thread.
 
 ``submit`` never blocks and never raises: when the queue is full the row is dropped.
-The thread writes what it takes in one transaction; when SQLite refuses (locked past a
-short busy timeout, read-only, disk full, corrupt) that batch is dropped and counted, and
-the next batch tries again with a fresh connection. An answer never waits for its log row.
+The thread writes what it takes in one transaction; when the database refuses (locked
+past a short busy timeout, read-only, disk full, corrupt, server down) that batch is
+dropped and counted, and the next batch tries again with a fresh connection. ``submit``
+hands back a future a caller may wait on, briefly, for its row to be committed (a shared
+database: a replica killed after answering then loses no turn).
 
 The same thread prunes turns older than the retention period (when it starts, then about
 once an hour) and keeps the log under its row and size caps (``KB_ANALYTICS_MAX_ROWS``,
 ``KB_ANALYTICS_MAX_MB``), the oldest turns first. A log file deleted while serving is
 noticed before the next batch and created afresh; a corrupt one is set aside
-(``conversations.sqlite3.corrupt-<time>``) and created afresh: rows are lost only while
-the disk refuses them, and every lost row is counted.
+(``conversations.sqlite3.corrupt-<time>``) and created afresh; tables dropped from a
+database server are made again: rows are lost only while the database refuses them, and
+every lost row is counted.
 """
 
 from __future__ import annotations
@@ -18,27 +21,27 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import queue
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kbcore.diskspace import explain
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
 from service.analytics.store import (
     RatingRow,
     TurnRow,
     cap,
-    open_connection,
     prune,
     write_batch,
 )
+from service.database.engine import Database
 
 log = logging.getLogger(__name__)
 CAPACITY = 2000
 BATCH = 200
-BUSY_TIMEOUT_S = 1.0
 PRUNE_EVERY_S = 3600.0
 WARN_EVERY_S = 60.0
 CAP_EVERY = 500  # rows written between two checks of the caps
@@ -53,18 +56,24 @@ class WriterStats:
     dropped: int = 0
     pruned: int = 0  # older than the retention period
     capped: int = 0  # over the row or size cap
-    recreated: int = 0  # times the file was gone or corrupt and started afresh
+    recreated: int = 0  # times the file (or its tables) was gone or corrupt and started afresh
 
 
 class _Stop:
     """Tells the thread to finish what is queued and exit."""
 
 
+@dataclass(frozen=True)
+class _Queued:
+    item: Item
+    written: Future[bool]
+
+
 @dataclass
 class LogWriter:
-    """One background writer per database file."""
+    """One background writer per database."""
 
-    path: Path
+    database: Database
     retention_days: int
     capacity: int = CAPACITY
     max_rows: int = 200_000
@@ -72,7 +81,7 @@ class LogWriter:
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     stats: WriterStats = field(default_factory=WriterStats)
     last_error: str | None = None  # why the last batch was lost; None once one is written
-    _queue: queue.Queue[Item | _Stop] = field(init=False)
+    _queue: queue.Queue[_Queued | _Stop] = field(init=False)
     _thread: threading.Thread | None = field(default=None, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _idle: threading.Condition = field(init=False)
@@ -80,16 +89,16 @@ class LogWriter:
     _closed: bool = field(default=False, init=False)
     _last_warning: float = field(default=-WARN_EVERY_S, init=False)
     _identity: tuple[int, int] | None = field(default=None, init=False)  # (device, inode)
-    _wal: tuple[int, int] | None = field(default=None, init=False)  # of the -wal file
     _since_cap: int = field(default=0, init=False)
-
-    @property
-    def _wal_path(self) -> Path:
-        return Path(f"{self.path}-wal")
 
     def __post_init__(self) -> None:
         self._queue = queue.Queue(maxsize=self.capacity)
         self._idle = threading.Condition(self._lock)
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file (None for a database server)."""
+        return self.database.path
 
     def start(self) -> None:
         """Start the thread now (it prunes first), rather than with the first row."""
@@ -101,20 +110,24 @@ class LogWriter:
             self._thread = threading.Thread(target=self._run, name="conversation-log", daemon=True)
             self._thread.start()
 
-    def submit(self, item: Item) -> bool:
-        """Queue a row (never blocks); False when it was dropped."""
+    def submit(self, item: Item) -> Future[bool]:
+        """Queue a row (never blocks). The future says, once the row's batch is done,
+        whether it was written (False at once when the queue is full)."""
+        written: Future[bool] = Future()
         with self._lock:
             if self._closed:
                 self.stats.dropped += 1
-                return False
+                written.set_result(False)
+                return written
             self._start()
             try:
-                self._queue.put_nowait(item)
+                self._queue.put_nowait(_Queued(item, written))
             except queue.Full:
                 self.stats.dropped += 1
-                return False
+                written.set_result(False)
+                return written
             self._pending += 1
-            return True
+            return written
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every queued row is written or dropped; False on timeout."""
@@ -135,121 +148,122 @@ class LogWriter:
         thread.join(timeout)
 
     def _run(self) -> None:
-        connection: sqlite3.Connection | None = None
         next_prune = 0.0  # prune first
-        try:
-            while True:
-                if time.monotonic() >= next_prune:
-                    connection = self._prune(connection)
-                    next_prune = time.monotonic() + PRUNE_EVERY_S
+        while True:
+            if time.monotonic() >= next_prune:
+                self._prune()
+                next_prune = time.monotonic() + PRUNE_EVERY_S
+            try:
+                first = self._queue.get(timeout=max(0.05, next_prune - time.monotonic()))
+            except queue.Empty:
+                continue
+            batch: list[_Queued] = []
+            stop = isinstance(first, _Stop)
+            if not isinstance(first, _Stop):
+                batch.append(first)
+            while not stop and len(batch) < BATCH:
                 try:
-                    first = self._queue.get(timeout=max(0.05, next_prune - time.monotonic()))
+                    more = self._queue.get_nowait()
                 except queue.Empty:
-                    continue
-                batch: list[Item] = []
-                stop = isinstance(first, _Stop)
-                if not isinstance(first, _Stop):
-                    batch.append(first)
-                while not stop and len(batch) < BATCH:
-                    try:
-                        more = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if isinstance(more, _Stop):
-                        stop = True
-                    else:
-                        batch.append(more)
-                if batch:
-                    connection = self._write(connection, batch)
-                self._done(len(batch))
-                if stop:
-                    return
-        finally:
-            if connection is not None:
-                connection.close()
+                    break
+                if isinstance(more, _Stop):
+                    stop = True
+                else:
+                    batch.append(more)
+            if batch:
+                written = self._write([queued.item for queued in batch])
+                for queued in batch:
+                    _settle(queued.written, written)
+            self._done(len(batch))
+            if stop:
+                return
 
-    def _open(self, connection: sqlite3.Connection | None) -> sqlite3.Connection:
-        """The connection, reopened when the file it writes to was deleted or replaced,
-        or its WAL file was deleted (a connection to a deleted file writes into nothing);
-        a file overwritten in place with something that is not SQLite is set aside."""
-        moved = connection is not None and (
-            self._identity != _identity(self.path) or self._wal != _identity(self._wal_path)
-        )
-        damaged = not _looks_like_sqlite(self.path)
-        if connection is not None and (moved or damaged):
-            connection.close()
-            connection = None
-        if damaged:
-            self._set_aside()  # counted there
-        elif moved:
-            if self._identity == _identity(self.path):  # only the WAL went: its index is stale
-                Path(f"{self.path}-shm").unlink(missing_ok=True)
+    def _check_file(self) -> None:
+        """An embedded log deleted or replaced while serving is noticed (its schema is
+        made again); one overwritten in place with something that is not SQLite is set
+        aside. Nothing to check on a database server."""
+        path = self.path
+        if path is None:
+            return
+        if not _looks_like_sqlite(path):
+            self._set_aside(path)  # counted there
+            self.database.forget_schema()
+        elif self._identity is not None and self._identity != _identity(path):
             with self._lock:
                 self.stats.recreated += 1
-            log.warning("conversation log: %s was removed; starting a new one", self.path.name)
-        if connection is None:
-            connection = open_connection(self.path, BUSY_TIMEOUT_S)
-            self._identity = _identity(self.path)
-        return connection
+            log.warning("conversation log: %s was removed; starting a new one", path.name)
+            self.database.forget_schema()
 
-    def _write(
-        self, connection: sqlite3.Connection | None, batch: list[Item]
-    ) -> sqlite3.Connection | None:
-        try:
-            connection = self._open(connection)
-            write_batch(connection, batch)
-            self._wal = _identity(self._wal_path)
-            with self._lock:
-                self.stats.written += sum(isinstance(item, TurnRow) for item in batch)
-                self.last_error = None
-            self._since_cap += len(batch)
-            if self._since_cap >= CAP_EVERY:
-                self._since_cap = 0
-                capped = cap(connection, self.max_rows, self.max_bytes)
+    def _write(self, batch: list[Item]) -> bool:
+        for attempt in (1, 2):
+            try:
+                self._check_file()
+                with self.database.write() as connection:
+                    write_batch(connection, batch)
+                self._identity = _identity(self.path) if self.path is not None else None
                 with self._lock:
-                    self.stats.capped += capped
-            return connection
-        except sqlite3.Error as exc:
-            with self._lock:
-                self.stats.dropped += len(batch)
-                self.last_error = f"cannot write {self.path.name}: {explain(exc, self.path)}"
-            self._warn(f"conversation log: {len(batch)} row(s) lost ({explain(exc, self.path)})")
-            if connection is not None:
-                connection.close()
-            if isinstance(exc, sqlite3.DatabaseError) and _corrupt(exc):
-                self._set_aside()
-            return None
+                    self.stats.written += sum(isinstance(item, TurnRow) for item in batch)
+                    self.last_error = None
+                self._since_cap += len(batch)
+                if self._since_cap >= CAP_EVERY:
+                    self._since_cap = 0
+                    self._cap()
+                return True
+            except SQLAlchemyError as exc:
+                if attempt == 1 and _missing_table(exc):
+                    # the tables were dropped (or the file emptied): make them again
+                    with self._lock:
+                        self.stats.recreated += 1
+                    self.database.forget_schema()
+                    continue
+                reason = self.database.explain(exc)
+                with self._lock:
+                    self.stats.dropped += len(batch)
+                    self.last_error = f"cannot write {self.database.name}: {reason}"
+                self._warn(f"conversation log: {len(batch)} row(s) lost ({reason})")
+                if self.path is not None and _corrupt(exc):
+                    self._set_aside(self.path)
+                    self.database.forget_schema()
+                return False
+        return False
 
-    def _set_aside(self) -> None:
+    def _cap(self) -> None:
+        try:
+            capped = cap(self.database, self.max_rows, self.max_bytes)
+        except SQLAlchemyError as exc:
+            self._warn(f"conversation log: capping failed ({self.database.explain(exc)})")
+            return
+        with self._lock:
+            self.stats.capped += capped
+
+    def _set_aside(self, path: Path) -> None:
         """Move a corrupt log (and its WAL files) out of the way, keeping it."""
         stamp = time.strftime("%Y%m%dT%H%M%S")
-        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        aside = path.with_name(f"{path.name}.corrupt-{stamp}")
         try:
-            self.path.replace(aside)
+            path.replace(aside)
             for suffix in ("-wal", "-shm"):
-                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
         except OSError as exc:
             self._warn(f"conversation log: cannot set the corrupt file aside ({exc})")
             return
         with self._lock:
             self.stats.recreated += 1
-        log.error("conversation log: %s was corrupt; kept as %s", self.path.name, aside.name)
+        self._identity = None
+        log.error("conversation log: %s was corrupt; kept as %s", path.name, aside.name)
 
-    def _prune(self, connection: sqlite3.Connection | None) -> sqlite3.Connection | None:
-        if connection is None and not self.path.is_file():
-            return None  # nothing logged yet: do not create the database to prune it
+    def _prune(self) -> None:
+        if self.path is not None and not self.path.is_file():
+            return  # nothing logged yet: do not create the database to prune it
         cutoff = self.clock() - dt.timedelta(days=self.retention_days)
         try:
-            connection = self._open(connection)
-            pruned = prune(connection, cutoff)
-            with self._lock:
-                self.stats.pruned += pruned
-            return connection
-        except sqlite3.Error as exc:
-            self._warn(f"conversation log: pruning failed ({exc})")
-            if connection is not None:
-                connection.close()
-            return None
+            self._check_file()
+            pruned = prune(self.database, cutoff)
+        except SQLAlchemyError as exc:
+            self._warn(f"conversation log: pruning failed ({self.database.explain(exc)})")
+            return
+        with self._lock:
+            self.stats.pruned += pruned
 
     def _done(self, count: int) -> None:
         with self._idle:
@@ -265,7 +279,15 @@ class LogWriter:
             log.warning("%s; answers are unaffected", message)
 
 
-def _identity(path: Path) -> tuple[int, int] | None:
+def _settle(future: Future[bool], written: bool) -> None:
+    """Tell whoever waits (a waiter that gave up may have cancelled it)."""
+    if future.set_running_or_notify_cancel():
+        future.set_result(written)
+
+
+def _identity(path: Path | None) -> tuple[int, int] | None:
+    if path is None:
+        return None
     try:
         status = path.stat()
     except OSError:
@@ -287,6 +309,16 @@ def _looks_like_sqlite(path: Path) -> bool:
     return not head or head == SQLITE_HEADER
 
 
-def _corrupt(exc: sqlite3.DatabaseError) -> bool:
-    text = str(exc).lower()
+def _message(exc: SQLAlchemyError) -> str:
+    original = exc.orig if isinstance(exc, DBAPIError) else exc
+    return str(original).lower()
+
+
+def _corrupt(exc: SQLAlchemyError) -> bool:
+    text = _message(exc)
     return "not a database" in text or "malformed" in text
+
+
+def _missing_table(exc: SQLAlchemyError) -> bool:
+    text = _message(exc)
+    return "no such table" in text or ("relation" in text and "does not exist" in text)

@@ -59,7 +59,7 @@ async def chat(
     wants_stream = body.stream or "text/event-stream" in (accept or "")
     if not wants_stream:
         answer = await engine.aanswer(body.message, history, body.tags)
-        return turn.done(body, history, answer, started)
+        return await turn.done(body, history, answer, started)
     return EventSourceResponse(_events(engine, body, history, turn, started), sep="\n", ping=None)
 
 
@@ -69,11 +69,11 @@ class _Turn:
     def __init__(self, conversation_id: str, message_id: str, log: ConversationLog) -> None:
         self.conversation_id, self.message_id, self.log = conversation_id, message_id, log
 
-    def done(
+    async def done(
         self, body: ChatRequest, history: list[Turn], answer: Answer, started: float
     ) -> dict[str, object]:
         """Log the answer; the response object."""
-        self.log.record(
+        await self.log.arecord(
             channel=Channel(body.channel),
             message_id=self.message_id,
             conversation_id=self.conversation_id,
@@ -99,7 +99,7 @@ async def _events(
                 yield _sse("meta", {**ids, **data})
             elif name == "answer":
                 answer: Answer = data["answer"]
-                yield _sse("done", turn.done(body, history, answer, started))
+                yield _sse("done", await turn.done(body, history, answer, started))
             else:
                 yield _sse(name, data)
     except KBError as exc:

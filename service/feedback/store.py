@@ -1,7 +1,8 @@
-"""Durable feedback records in SQLite (``<KB_DATA_DIR>/feedback.sqlite3``).
+"""Durable feedback records: in SQLite by default (``<KB_DATA_DIR>/feedback.sqlite3``),
+in PostgreSQL with ``KB_DATABASE_URL`` (shared by every replica).
 
-One short-lived connection per call (SQLite serialises writers itself; WAL lets readers
-run beside a writer), so the store is safe to share between threads.
+One short transaction per call (SQLite serialises writers itself; WAL lets readers run
+beside a writer), so the store is safe to share between threads.
 
 The store heals what it can without a restart: a database file that was deleted is
 created again, one that is not a database any more is moved aside
@@ -19,50 +20,34 @@ import datetime as dt
 import json
 import logging
 import re
-import sqlite3
+import secrets
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from kbcore.diskspace import explain
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
 from kbcore.errors import KBError
-from kbcore.private import private_file
+from service.database.engine import Database
+from service.database.tables import feedback
 
 FILE_NAME = "feedback.sqlite3"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 PRUNE_EVERY = 100  # inserts between two retention passes
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feedback (
-    id TEXT PRIMARY KEY,
-    created_at TEXT NOT NULL,
-    conversation_id TEXT NOT NULL,
-    message_id TEXT,
-    rating TEXT NOT NULL CHECK (rating IN ('up', 'down')),
-    comment TEXT,
-    question TEXT,
-    answer TEXT,
-    citations TEXT NOT NULL DEFAULT '[]',
-    origin TEXT
-);
-CREATE INDEX IF NOT EXISTS feedback_created ON feedback (created_at DESC);
-"""
-
-_COLUMNS = (
-    "id, created_at, conversation_id, message_id, rating, comment, question, answer, "
-    "citations, origin"
-)
-_NAMES = [name.strip() for name in _COLUMNS.split(",")]
+_NAMES = [column.name for column in feedback.columns]
 
 
 class FeedbackUnavailableError(KBError):
-    """The feedback database cannot be written or read (disk full, folder not writable)."""
+    """The feedback database cannot be written or read (disk full, folder not writable,
+    server down)."""
 
 
 @dataclass(frozen=True)
@@ -84,15 +69,25 @@ class FeedbackStats:
     """What happened to the records sent to the store."""
 
     written: int = 0
-    dropped: int = 0  # refused by the disk (full, read-only): the visitor got a 503
+    dropped: int = 0  # refused by the database (full, read-only, down): the visitor got a 503
     pruned: int = 0  # older than the retention period
     capped: int = 0  # over the row or size cap
-    recreated: int = 0  # times the file was gone or corrupt and started afresh
+    recreated: int = 0  # times the file (or its table) was gone or corrupt and started afresh
 
 
-def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
-    text = str(exc).lower()
+def _text(exc: SQLAlchemyError) -> str:
+    original = exc.orig if isinstance(exc, DBAPIError) else exc
+    return str(original).lower()
+
+
+def _is_corrupt(exc: SQLAlchemyError) -> bool:
+    text = _text(exc)
     return "not a database" in text or "malformed" in text
+
+
+def _is_missing_table(exc: SQLAlchemyError) -> bool:
+    text = _text(exc)
+    return "no such table" in text or ("relation" in text and "does not exist" in text)
 
 
 class FeedbackStore:
@@ -100,13 +95,13 @@ class FeedbackStore:
 
     def __init__(
         self,
-        path: Path,
+        database: Database,
         *,
         max_rows: int = 100_000,
         max_bytes: int = 100 * 2**20,
         retention_days: int = 365,
     ) -> None:
-        self.path = path
+        self.database = database
         self.max_rows = max_rows
         self.max_bytes = max_bytes
         self.retention_days = retention_days
@@ -116,57 +111,50 @@ class FeedbackStore:
         self._inserts = 0
         self._created = False  # the file existed or was made once: a later absence is a loss
 
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file (None for a database server)."""
+        return self.database.path
+
     def counts(self) -> dict[str, int]:
         """The stats as a mapping (what ``/metrics`` reads)."""
         with self._lock:
             return asdict(self.stats)
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        connection = sqlite3.connect(self.path, timeout=10)
-        try:
-            connection.execute("PRAGMA busy_timeout = 10000")
-            with connection:  # commits, or rolls back on error
-                yield connection
-        finally:
-            connection.close()
-
-    def _create(self) -> None:
-        private_file(self.path)
-        with self._connect() as connection:
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.executescript(_SCHEMA)
-
-    def _set_aside(self) -> None:
+    def _set_aside(self, path: Path) -> None:
         """Move a damaged database (and its WAL files) out of the way, keeping it."""
         stamp = time.strftime("%Y%m%dT%H%M%S")
-        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-        log.error("%s is not a readable database; moved to %s and started afresh", self.path, aside)
-        self.path.replace(aside)
+        aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+        log.error("%s is not a readable database; moved to %s and started afresh", path, aside)
+        path.replace(aside)
         for suffix in ("-wal", "-shm"):
-            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
 
-    def _run(self, operation: str, sql: list[tuple[str, tuple[Any, ...]]]) -> list[list[Any]]:
-        """Run statements in one transaction, healing a missing or damaged database once."""
+    def _run(self, operation: str, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in one transaction, healing a missing or damaged database once."""
         with self._lock:
             for attempt in (1, 2):
+                path = self.path
                 try:
-                    if not self.path.is_file():
+                    if path is not None and not path.is_file():
                         if attempt == 1 and self._created:
                             self.stats.recreated += 1
-                        self._create()
+                        self.database.forget_schema()
+                    transaction = (
+                        self.database.write if operation == "write" else self.database.read
+                    )
+                    with transaction() as connection:
+                        result = work(connection)
                     self._created = True
-                    with self._connect() as connection:
-                        results = [_result(connection.execute(q, args)) for q, args in sql]
                     self.last_error = None
-                    return results
-                except sqlite3.DatabaseError as exc:
-                    text = str(exc).lower()
-                    if attempt == 1 and "no such table" in text:
-                        self._create()
+                    return result
+                except SQLAlchemyError as exc:
+                    if attempt == 1 and _is_missing_table(exc):
+                        self.database.forget_schema()
                         continue
-                    if attempt == 1 and _is_corrupt(exc) and self.path.is_file():
-                        self._set_aside()
+                    if attempt == 1 and path is not None and _is_corrupt(exc) and path.is_file():
+                        self._set_aside(path)
+                        self.database.forget_schema()
                         self.stats.recreated += 1
                         continue
                     self._fail(operation, exc)
@@ -177,38 +165,34 @@ class FeedbackStore:
     def _fail(self, operation: str, exc: Exception) -> None:
         if operation == "write":
             self.stats.dropped += 1
-        self.last_error = f"cannot {operation} {self.path.name}: {explain(exc, self.path)}"
+        self.last_error = f"cannot {operation} {self.database.name}: {self.database.explain(exc)}"
         log.error("feedback store: %s", self.last_error)
         raise FeedbackUnavailableError(self.last_error) from exc
 
     def health(self) -> str | None:
         """None when the store can be used, else why not (checked, and healed, now)."""
         try:
-            self._run("read", [("SELECT 1 FROM feedback LIMIT 1", ())])
+            self._run("read", lambda c: c.execute(sa.select(feedback.c.id).limit(1)).all())
         except FeedbackUnavailableError as exc:
             return str(exc)
         return None
 
     def add(self, item: NewFeedback, now: dt.datetime | None = None) -> dict[str, Any]:
         """Store one record; returns it as listed."""
-        record_id = uuid.uuid4().hex
         moment = now or dt.datetime.now(dt.UTC)
-        created = moment.isoformat(timespec="microseconds")
-        row = (
-            record_id,
-            created,
-            item.conversation_id,
-            item.message_id,
-            item.rating,
-            item.comment,
-            item.question,
-            item.answer,
-            json.dumps(list(item.citations)),
-            item.origin,
-        )
-        self._run(
-            "write", [(f"INSERT INTO feedback ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", row)]
-        )
+        row = {
+            "id": _new_id(),
+            "created_at": moment.isoformat(timespec="microseconds"),
+            "conversation_id": item.conversation_id,
+            "message_id": item.message_id,
+            "rating": item.rating,
+            "comment": item.comment,
+            "question": item.question,
+            "answer": item.answer,
+            "citations": json.dumps(list(item.citations)),
+            "origin": item.origin,
+        }
+        self._run("write", lambda c: c.execute(feedback.insert().values(**row)))
         with self._lock:
             self.stats.written += 1
             self._inserts += 1
@@ -219,64 +203,62 @@ class FeedbackStore:
 
     def prune(self, now: dt.datetime | None = None) -> None:
         """Delete records past the retention period, then the oldest beyond the row cap
-        or beyond what fits in ``max_bytes`` at the current bytes per record (freed pages
-        are reused, so the file stops growing near the cap)."""
+        or beyond what fits in ``max_bytes`` at the current bytes per record (freed space
+        is reused, so the database stops growing near the cap)."""
         now = now or dt.datetime.now(dt.UTC)
-        pruned = 0
-        if self.retention_days > 0:
-            cutoff = (now - dt.timedelta(days=self.retention_days)).isoformat()
-            pruned = self._run("write", [("DELETE FROM feedback WHERE created_at < ?", (cutoff,))])[
-                0
-            ][0][0]
-        (rows,), (pages,), (page_size,) = (
-            r[0]
-            for r in self._run(
-                "read",
-                [
-                    ("SELECT COUNT(*) FROM feedback", ()),
-                    ("PRAGMA page_count", ()),
-                    ("PRAGMA page_size", ()),
-                ],
+        cutoff = (now - dt.timedelta(days=self.retention_days)).isoformat()
+
+        def work(connection: Connection) -> tuple[int, int]:
+            pruned = 0
+            if self.retention_days > 0:
+                pruned = connection.execute(
+                    feedback.delete().where(feedback.c.created_at < cutoff)
+                ).rowcount
+            rows = int(
+                connection.execute(sa.select(sa.func.count()).select_from(feedback)).scalar_one()
             )
-        )
-        keep, size = self.max_rows, int(pages) * int(page_size)
-        if rows and size > self.max_bytes:
-            keep = min(keep, int(rows * self.max_bytes * 0.9 / size))
-        capped = 0
-        if rows > keep:
-            capped = self._run(
-                "write",
-                [
-                    (
-                        "DELETE FROM feedback WHERE rowid IN (SELECT rowid FROM feedback "
-                        "ORDER BY created_at, rowid LIMIT ?)",
-                        (int(rows) - keep,),
-                    )
-                ],
-            )[0][0][0]
+            size = self.database.size_bytes(connection, "feedback")
+            keep = self.max_rows
+            if rows and size > self.max_bytes:
+                keep = min(keep, int(rows * self.max_bytes * 0.9 / size))
+            capped = 0
+            if rows > keep:
+                oldest = (
+                    sa.select(feedback.c.id)
+                    .order_by(feedback.c.created_at, feedback.c.id)
+                    .limit(rows - keep)
+                )
+                capped = connection.execute(
+                    feedback.delete().where(feedback.c.id.in_(oldest.scalar_subquery()))
+                ).rowcount
+            return int(pruned), int(capped)
+
+        pruned, capped = self._run("write", work)
         with self._lock:
-            self.stats.pruned += int(pruned)
-            self.stats.capped += int(capped)
+            self.stats.pruned += pruned
+            self.stats.capped += capped
 
     def list(self, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
         """A page of records, newest first, and the total count."""
-        count, rows = self._run(
-            "read",
-            [
-                ("SELECT COUNT(*) FROM feedback", ()),
-                (
-                    f"SELECT {_COLUMNS} FROM feedback ORDER BY created_at DESC, rowid DESC "
-                    "LIMIT ? OFFSET ?",
-                    (limit, offset),
-                ),
-            ],
-        )
-        return [_record(tuple(row)) for row in rows], int(count[0][0])
+
+        def work(connection: Connection) -> tuple[list[dict[str, Any]], int]:
+            total = connection.execute(sa.select(sa.func.count()).select_from(feedback))
+            count = int(total.scalar_one())
+            rows = connection.execute(
+                sa.select(feedback)
+                .order_by(feedback.c.created_at.desc(), feedback.c.id.desc())
+                .limit(limit)
+                .offset(offset)
+            ).mappings()
+            return [_record(dict(row)) for row in rows], count
+
+        return self._run("read", work)
 
 
-def _result(cursor: sqlite3.Cursor) -> list[Any]:
-    """A statement's rows, or for a write ``[[rows changed]]``."""
-    return cursor.fetchall() if cursor.description is not None else [[cursor.rowcount]]
+def _new_id() -> str:
+    """32 hex digits that sort in the order records were made (nanoseconds, then random),
+    so records made in the same microsecond still list newest first on every backend."""
+    return f"{time.time_ns():016x}{secrets.token_hex(8)}"
 
 
 def _valid_text(value: Any) -> Any:
@@ -289,8 +271,8 @@ def _valid_text(value: Any) -> Any:
     return value
 
 
-def _record(row: tuple[Any, ...]) -> dict[str, Any]:
-    record = dict(zip(_NAMES, row, strict=True))
+def _record(row: dict[str, Any]) -> dict[str, Any]:
+    record = {name: row.get(name) for name in _NAMES}
     try:
         citations = json.loads(record["citations"] or "[]")
     except ValueError:

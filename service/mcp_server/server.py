@@ -148,7 +148,7 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
         answer = await _guarded(engine.aanswer(question.strip(), turns))
         answer = with_absolute_links(answer, base(ctx))
         message_id = new_message_id()
-        state.conversation_log().record(
+        await state.conversation_log().arecord(
             channel=Channel.MCP,
             message_id=message_id,
             conversation_id=new_conversation_id(Channel.MCP),

@@ -152,7 +152,7 @@ async def chat_completions(
     turn = _Logged(conversations, asked, started)
     if not body.stream:
         answer = await engine.aanswer(asked.question, asked.history)
-        rendered = render(with_absolute_links(answer, base), turn.record(answer))
+        rendered = render(with_absolute_links(answer, base), await turn.record(answer))
         return ChatCompletion(
             id=completion_id,
             created=created,
@@ -194,10 +194,10 @@ class _Logged:
     asked: Conversation
     started: float
 
-    def record(self, answer: Answer) -> str:
+    async def record(self, answer: Answer) -> str:
         """Log the answer; its message id."""
         message_id = new_message_id()
-        self.log.record(
+        await self.log.arecord(
             channel=Channel.OPENAI,
             message_id=message_id,
             conversation_id=new_conversation_id(Channel.OPENAI),
@@ -254,7 +254,7 @@ async def _stream(
         message = "the server could not complete the answer"
         yield _sse(error_body(500, message, "internal"))
         return
-    rendered = render(with_absolute_links(answer, base), turn.record(answer))
+    rendered = render(with_absolute_links(answer, base), await turn.record(answer))
     for piece in pieces(rendered.content):
         yield chunks.event(Delta(content=piece))
     yield chunks.event(Delta(annotations=rendered.annotations), rendered)

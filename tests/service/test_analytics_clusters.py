@@ -8,6 +8,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,6 +18,8 @@ from kbcore.embedding.base import Vectors
 from kbcore.embedding.onnx_minilm import OnnxMiniLM
 from service.analytics.clusters import cluster, embed, labels
 from service.analytics.store import FILE_NAME, ConversationStore
+from service.database.engine import Database
+from tests.service.conftest import sqlite_log
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "analytics" / "paraphrases.jsonl"
 MIN_ARI = 0.8  # 0.83 measured with the bundled MiniLM
@@ -81,9 +84,15 @@ def test_a_single_question_and_none_cluster(embedder: OnnxMiniLM) -> None:
 
 
 def test_clusters_weigh_repeats_and_embeddings_are_cached(
-    embedder: OnnxMiniLM, groups: list[tuple[str, str]], tmp_path: Path
+    embedder: OnnxMiniLM,
+    groups: list[tuple[str, str]],
+    tmp_path: Path,
+    backend: dict[str, Any],
 ) -> None:
-    store = ConversationStore(tmp_path / FILE_NAME)
+    if "database_url" in backend:
+        store = ConversationStore(Database(backend["database_url"], "heads"))
+    else:
+        store = ConversationStore(sqlite_log(tmp_path / FILE_NAME))
     counting = CountingEmbedder(embedder)
     texts = [q for g, q in groups if g in ("weather", "sso", "ft-cost")]
     weights = [10 if "weather" in t else 1 for t in texts]

@@ -1,5 +1,6 @@
-"""`POST /v1/feedback` and `GET /v1/admin/feedback`: validation, durable SQLite storage,
-newest-first listing and the admin token guard."""
+"""`POST /v1/feedback` and `GET /v1/admin/feedback`: validation, durable storage (SQLite,
+or PostgreSQL for tests taking ``backend``), newest-first listing and the admin token
+guard."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from kbcore.runtime import Runtime
 from service.app import create_app
+from service.database.engine import Database
 from service.feedback.store import FeedbackStore, NewFeedback
 from tests.conftest import make_settings
 
@@ -39,15 +41,34 @@ def app_client(tmp: Path, runtime: Runtime, **overrides: Any) -> TestClient:
     return TestClient(create_app(settings, runtime=runtime, sync_on_start=False))
 
 
+def sqlite_feedback(path: Path) -> Database:
+    return Database(f"sqlite+pysqlite:///{path}", "feedback")
+
+
+def backend_feedback(tmp_path: Path, backend: dict[str, Any]) -> Database:
+    if "database_url" in backend:
+        return Database(backend["database_url"], "heads")
+    return sqlite_feedback(tmp_path / "feedback.sqlite3")
+
+
 @pytest.fixture()
 def http(tmp_path: Path, content_runtime: Runtime) -> Iterator[TestClient]:
     with app_client(tmp_path, content_runtime, admin_token=TOKEN) as client:
         yield client
 
 
+@pytest.fixture()
+def http_on(
+    tmp_path: Path, content_runtime: Runtime, backend: dict[str, Any]
+) -> Iterator[TestClient]:
+    with app_client(tmp_path, content_runtime, admin_token=TOKEN, **backend) as client:
+        yield client
+
+
 def test_feedback_is_stored_durably_and_listed_newest_first(
-    tmp_path: Path, http: TestClient, content_runtime: Runtime
+    tmp_path: Path, http_on: TestClient, content_runtime: Runtime, backend: dict[str, Any]
 ) -> None:
+    http = http_on
     first = http.post("/v1/feedback", json=VALID)
     assert first.status_code == 201, first.text
     assert set(first.json()) == {"id", "created_at"}
@@ -58,11 +79,13 @@ def test_feedback_is_stored_durably_and_listed_newest_first(
     )
     assert second.status_code == 201
 
-    database = tmp_path / "data" / "feedback.sqlite3"
-    assert database.is_file()
-    with sqlite3.connect(database) as connection:
-        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert connection.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == 2
+    if not backend:
+        database = tmp_path / "data" / "feedback.sqlite3"
+        assert database.is_file()
+        with sqlite3.connect(database) as connection:
+            assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with backend_feedback(tmp_path / "data", backend).connect() as connection:
+        assert connection.exec_driver_sql("SELECT COUNT(*) FROM feedback").scalar_one() == 2
 
     listed = http.get("/v1/admin/feedback", headers=AUTH).json()
     assert listed["total"] == 2 and listed["limit"] == 50 and listed["offset"] == 0
@@ -76,11 +99,12 @@ def test_feedback_is_stored_durably_and_listed_newest_first(
     assert oldest["citations"] == VALID["citations"]
 
     # A fresh app over the same data folder still has every record.
-    with app_client(tmp_path, content_runtime, admin_token=TOKEN) as again:
+    with app_client(tmp_path, content_runtime, admin_token=TOKEN, **backend) as again:
         assert again.get("/v1/admin/feedback", headers=AUTH).json()["total"] == 2
 
 
-def test_listing_pages_with_limit_and_offset(http: TestClient) -> None:
+def test_listing_pages_with_limit_and_offset(http_on: TestClient) -> None:
+    http = http_on
     ids = [
         http.post("/v1/feedback", json={"conversation_id": f"c-{n}", "rating": "up"}).json()["id"]
         for n in range(5)
@@ -163,8 +187,8 @@ def test_admin_listing_requires_the_token(
         assert response.headers["www-authenticate"].startswith("Bearer")
 
 
-def test_store_is_safe_under_concurrent_writers(tmp_path: Path) -> None:
-    store = FeedbackStore(tmp_path / "nested" / "feedback.sqlite3")
+def test_store_is_safe_under_concurrent_writers(tmp_path: Path, backend: dict[str, Any]) -> None:
+    store = FeedbackStore(backend_feedback(tmp_path / "nested", backend))
     errors: list[BaseException] = []
 
     def write(worker: int) -> None:
@@ -199,7 +223,7 @@ def test_lone_surrogate_is_refused_and_never_breaks_the_listing(
         assert response.status_code == 422, body
         assert "UTF-8" in response.text
     # A row stored by an earlier release is listed with U+FFFD instead of a 500.
-    store = FeedbackStore(tmp_path / "data" / "feedback.sqlite3")
+    store = FeedbackStore(sqlite_feedback(tmp_path / "data" / "feedback.sqlite3"))
     store.add(NewFeedback(conversation_id="c-2", rating="down", citations=("/learn/b\ud800",)))
     listed = http.get("/v1/admin/feedback", headers=AUTH)
     assert listed.status_code == 200
@@ -262,10 +286,10 @@ def test_unwritable_store_is_503_and_readyz_says_so_until_it_recovers(
     assert 'kb_feedback_rows_total{outcome="dropped"} 1.0' in metrics
 
 
-def test_rows_are_capped_and_expire(tmp_path: Path) -> None:
+def test_rows_are_capped_and_expire(tmp_path: Path, backend: dict[str, Any]) -> None:
     import datetime as dt
 
-    store = FeedbackStore(tmp_path / "f.sqlite3", max_rows=100, retention_days=30)
+    store = FeedbackStore(backend_feedback(tmp_path, backend), max_rows=100, retention_days=30)
     now = dt.datetime.now(dt.UTC)
     store.add(NewFeedback(conversation_id="old", rating="up"), now=now - dt.timedelta(days=31))
     for i in range(120):
@@ -278,17 +302,24 @@ def test_rows_are_capped_and_expire(tmp_path: Path) -> None:
     assert counts["written"] == 121 and counts["pruned"] == 1 and counts["capped"] == 20
 
 
-def test_feedback_stays_under_its_size_cap(tmp_path: Path) -> None:
-    path = tmp_path / "f.sqlite3"
+def test_feedback_stays_under_its_size_cap(tmp_path: Path, backend: dict[str, Any]) -> None:
+    database = backend_feedback(tmp_path, backend)
     cap = 2**20
-    store = FeedbackStore(path, max_rows=1_000_000, max_bytes=cap)
-    comment = "x" * 2000
-    for i in range(3000):  # ~6 MB of comments into a 1 MB cap, pruned every 100 records
+    store = FeedbackStore(database, max_rows=1_000_000, max_bytes=cap)
+    # ~6 MB of comments into a 1 MB cap, pruned every 100 records (PostgreSQL compresses
+    # repeated text: its comments vary)
+    for i in range(3000):
+        comment = " ".join(f"{i * 7919 + j:x}" for j in range(300))[:2000]
         store.add(NewFeedback(conversation_id=f"c{i}", rating="down", comment=comment))
     store.prune()
-    assert path.stat().st_size <= 1.4 * cap  # pages freed by the cap are reused
+    if database.path is not None:
+        assert database.path.stat().st_size <= 1.6 * cap  # pages freed by the cap are reused
+    with database.connect() as connection:
+        assert database.size_bytes(connection, "feedback") <= 1.6 * cap
     items, total = store.list(limit=1)
-    assert 200 < total < 600 and items[0]["conversation_id"] == "c2999"  # the newest stay
+    # (PostgreSQL stores these comments compressed: more of them fit)
+    assert 100 < total < (600 if database.path else 1500)
+    assert items[0]["conversation_id"] == "c2999"  # the newest stay
     assert store.counts()["capped"] == 3000 - total
 
 
