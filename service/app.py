@@ -39,6 +39,7 @@ from service.openai_compat.errors import OpenAIErrorMiddleware
 from service.openai_compat.router import router as openai_router
 from service.problems import install_problem_handlers
 from service.ratelimit import RateLimitMiddleware
+from service.replicas import ReplicaCoordinator
 from service.search.router import router as search_router
 from service.site.router import router as site_router
 from service.state import ServiceState
@@ -107,6 +108,12 @@ def create_app(
         tasks: list[asyncio.Task[None]] = []
         state.conversation_log().start()  # prunes past the retention period, then writes
         announced = False
+        builds = state.builds_index
+        if state.runtime is not None and settings.database_url is not None:
+            state.replicas = _coordinator(state)
+            leads = await asyncio.to_thread(state.replicas.begin)
+            builds = state.builds_index = builds and leads
+            state.replicas.start()
         if state.runtime is not None:
             if announce is not None and owns_runtime:
                 info = ServerInfo(url=announce, token=state.local_token, pid=os.getpid())
@@ -126,6 +133,8 @@ def create_app(
         finally:
             for task in tasks:
                 task.cancel()
+            if state.replicas is not None:
+                await asyncio.to_thread(state.replicas.stop)
             if state.reindex is not None:
                 await asyncio.to_thread(state.reindex.wait_idle, 30)
             await asyncio.to_thread(state.stop_background_work)
@@ -208,6 +217,23 @@ def create_app(
 def _valid_request_id(value: str) -> bool:
     """An incoming X-Request-ID is kept when it is short and printable."""
     return 0 < len(value) <= 64 and value.isprintable() and value.isascii()
+
+
+def _coordinator(state: ServiceState) -> ReplicaCoordinator:
+    """This replica's part among several sharing ``KB_DATABASE_URL``."""
+    runtime = state.require_runtime()
+
+    def leadership(leading: bool) -> None:
+        state.builds_index = leading
+
+    return ReplicaCoordinator(
+        database=state.databases.get("log"),
+        jobs=state.jobs,
+        served_version=runtime.store.serving,
+        shared_index=state.settings.qdrant_url is not None,
+        poll_s=state.settings.replica_poll_s,
+        on_leadership=leadership,
+    )
 
 
 async def _initial_sync(state: ServiceState, url: str | None, replace: bool) -> None:

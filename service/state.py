@@ -24,6 +24,7 @@ from service.database.provider import Databases
 from service.feedback.store import FeedbackStore
 from service.llms.cache import LlmsCache
 from service.problems import unavailable
+from service.replicas import ReplicaCoordinator
 from service.site.content import SiteContent
 
 CATALOG_CACHE = 4
@@ -58,6 +59,7 @@ class ServiceState:
     _conversations: ConversationLog | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     databases: Databases = field(init=False)
+    replicas: ReplicaCoordinator | None = None  # with KB_DATABASE_URL: the other replicas
 
     def __post_init__(self) -> None:
         self.databases = Databases(self.settings)

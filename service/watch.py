@@ -23,5 +23,8 @@ async def watch_content(state: ServiceState) -> None:
         recursive=True,
         watch_filter=lambda _change, path: Path(path).suffix.lower() in MARKDOWN_SUFFIXES,
     ):
+        if not state.builds_index:  # a shared index: the leading replica sees it too
+            log.info("content changed (%d files); the leading replica reindexes", len(changes))
+            continue
         log.info("content changed (%d files); reindexing", len(changes))
         state.jobs().request("watch")

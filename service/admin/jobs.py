@@ -25,7 +25,9 @@ from kbcore.runtime import Runtime
 log = logging.getLogger(__name__)
 KEEP_JOBS = 50
 JobStatus = Literal["running", "succeeded", "failed"]
-Trigger = Literal["startup", "api", "watch", "deleted", "cli"]
+# broadcast: another replica's admin reindex; leader: this replica took over building the
+# shared index.
+Trigger = Literal["startup", "api", "watch", "deleted", "cli", "broadcast", "leader"]
 
 
 class JobConflictError(Exception):

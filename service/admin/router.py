@@ -7,13 +7,15 @@ import os
 from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import SQLAlchemyError
 
 from ingest.ownership import resolved_folder
 from kbcore.versions import list_versions
 from service.admin.auth import OperatorDep
 from service.admin.jobs import JobConflictError
+from service.database.engine import describe
 from service.deps import RuntimeDep, StateDep
-from service.problems import Problem
+from service.problems import Problem, unavailable
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -41,6 +43,15 @@ async def start_reindex(
     _: OperatorDep, state: StateDep, response: Response, body: ReindexRequest | None = None
 ) -> dict[str, object]:
     options = body or ReindexRequest()
+    replicas = state.replicas
+    if replicas is not None and not options.dry_run and not replicas.leader:
+        # A shared index is built by the leading replica only: ask it (and any other).
+        await run_in_threadpool(replicas.broadcast, "api", rebuild=options.rebuild)
+        return {
+            "id": None,
+            "status": "forwarded",
+            "detail": "another replica builds the shared index; it was asked to reindex",
+        }
     try:
         job = state.jobs().start(
             "api", dry_run=options.dry_run, rebuild=options.rebuild, strict=options.strict
@@ -54,6 +65,8 @@ async def start_reindex(
             extra={"running": exc.running},
         ) from exc
     response.headers["Location"] = f"/v1/admin/reindex/{job.id}"
+    if replicas is not None and not options.dry_run:  # every other replica rebuilds too
+        await run_in_threadpool(replicas.broadcast, "api", rebuild=options.rebuild)
     return job.to_json()
 
 
@@ -84,3 +97,24 @@ async def server_identity(_: OperatorDep, state: StateDep) -> dict[str, object]:
         "pid": os.getpid(),
         "ready": state.ready,
     }
+
+
+@router.get(
+    "/replicas",
+    summary="The replicas sharing KB_DATABASE_URL: the index version each serves, which "
+    "one builds a shared index, when each was last seen",
+)
+async def replica_list(_: OperatorDep, state: StateDep) -> dict[str, object]:
+    if state.replicas is None:
+        raise Problem(
+            404,
+            "this server runs alone (no KB_DATABASE_URL): there are no replicas to list",
+            slug="no-replicas",
+        )
+    try:
+        seen = await run_in_threadpool(state.replicas.replicas)
+    except SQLAlchemyError as exc:
+        raise unavailable(
+            f"the database is unavailable ({describe(exc)})", 10, slug="database-unavailable"
+        ) from exc
+    return {"this": state.replicas.replica_id, "replicas": seen}

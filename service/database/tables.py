@@ -84,6 +84,18 @@ reindex_requests = sa.Table(
     sa.Column("rebuild", sa.Integer, nullable=False, server_default="0"),
 )
 
+replicas = sa.Table(
+    "replicas",
+    LOG,
+    sa.Column("id", sa.Text, primary_key=True),  # host-pid-random, new at every start
+    sa.Column("host", sa.Text, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.Text, nullable=False),
+    sa.Column("seen_at", sa.Text, nullable=False),  # its last heartbeat
+    sa.Column("index_version", sa.Text),  # the version it served then
+    sa.Column("leader", sa.Integer, nullable=False, server_default="0"),
+)
+
 feedback = sa.Table(
     "feedback",
     FEEDBACK,

@@ -74,7 +74,14 @@ async def readyz(state: StateDep) -> dict[str, object]:
     await run_in_threadpool(runtime.store.manifest, version)  # a damaged one is a 503
     problems = await run_in_threadpool(_extras, state)
     running = state.reindex.running if state.reindex is not None else None
+    replicas = state.replicas
+    replica = (
+        {"id": replicas.replica_id, "builds_index": state.builds_index}
+        if replicas is not None
+        else None
+    )
     return {
+        "replica": replica,
         "status": "degraded" if problems else "ready",
         "problems": problems,
         "index_version": version,

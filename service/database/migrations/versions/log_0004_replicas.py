@@ -1,5 +1,6 @@
 """What several replicas share: golden-set promotions (an id is promoted once, whichever
-replica the owner's click reached) and reindex requests broadcast to every replica."""
+replica the owner's click reached), reindex requests broadcast to every replica, and
+each replica's heartbeat (what it serves, whether it leads)."""
 
 from __future__ import annotations
 
@@ -28,8 +29,19 @@ def upgrade() -> None:
         sa.Column("trigger", sa.Text, nullable=False),
         sa.Column("rebuild", sa.Integer, nullable=False, server_default="0"),
     )
+    op.create_table(
+        "replicas",
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("host", sa.Text, nullable=False),
+        sa.Column("pid", sa.Integer, nullable=False),
+        sa.Column("started_at", sa.Text, nullable=False),
+        sa.Column("seen_at", sa.Text, nullable=False),
+        sa.Column("index_version", sa.Text),
+        sa.Column("leader", sa.Integer, nullable=False, server_default="0"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("replicas")
     op.drop_table("reindex_requests")
     op.drop_table("golden_promotions")
