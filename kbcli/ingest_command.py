@@ -24,6 +24,31 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
         if job.get("status") != "succeeded" or not isinstance(job.get("report"), dict):
             raise KBError(f"the server's reindex failed: {job.get('error')}")
         return print_report(job["report"], args)
+    if settings.database_url is not None and settings.qdrant_url is not None:
+        return _as_leader(args, settings)
+    return _build_here(args, settings)
+
+
+def _as_leader(args: argparse.Namespace, settings: Settings) -> int:
+    """A shared index beside replicas: build only while holding the leader lock, so a
+    job and a serving replica never build at once."""
+    from service.database.provider import Databases
+    from service.replicas import leadership
+
+    databases = Databases(settings)
+    try:
+        with leadership(databases.get("log")) as leads:
+            if not leads:
+                raise KBError(
+                    "a serving replica leads and builds the shared index; ask it to reindex "
+                    "(kb ingest --server URL, or POST /v1/admin/reindex on any replica)"
+                )
+            return _build_here(args, settings)
+    finally:
+        databases.close()
+
+
+def _build_here(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.runner import ingest
     from kbcore.runtime import Runtime
 

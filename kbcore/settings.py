@@ -102,8 +102,8 @@ class Settings(BaseSettings):
     )
     sync_on_start: bool = Field(
         True,
-        description="Bring the index up to date on start. With several replicas on one "
-        "Qdrant server, enable it on one only (or run `kb ingest` as a job).",
+        description="Bring the index up to date on start. Replicas sharing a Qdrant server "
+        "and KB_DATABASE_URL may all keep it on: only the leader builds.",
     )
     collection: str = Field(
         "kb",

@@ -27,7 +27,8 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,28 @@ log = logging.getLogger(__name__)
 LEADER_LOCK = 0x6B62_6C64  # pg_try_advisory_lock key: "kbld"
 KEEP_REQUESTS_S = 7 * 86400.0  # reindex requests older than this are deleted
 WARN_EVERY_S = 60.0
+
+
+@contextmanager
+def leadership(database: Database) -> Iterator[bool]:
+    """Hold the leader lock for a one-off build (`kb ingest` as a job beside replicas on a
+    shared index); yields False when a replica holds it (that one builds)."""
+    if database.kind != "postgresql":
+        yield True
+        return
+    with database.engine.connect() as connection:
+        took = bool(
+            connection.execute(
+                sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": LEADER_LOCK}
+            ).scalar_one()
+        )
+        connection.commit()
+        try:
+            yield took
+        finally:
+            if took:
+                connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": LEADER_LOCK})
+                connection.commit()
 
 
 def new_replica_id() -> str:

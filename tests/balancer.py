@@ -192,11 +192,14 @@ class Balancer:
                 self._tasks.discard(task)
 
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
-        """The next backend that accepts, starting after the last one chosen."""
-        for _ in range(len(self.backends)):
-            with self._lock:
-                backend = self.backends[self._next % len(self.backends)]
-                self._next += 1
+        """The next backend that accepts, starting after the last one chosen; each
+        backend is tried once (other connections move the turn meanwhile, so the order is
+        taken once, at the start)."""
+        with self._lock:
+            start = self._next
+            self._next += 1
+        for step in range(len(self.backends)):
+            backend = self.backends[(start + step) % len(self.backends)]
             name = self.key(backend)
             try:
                 streams = await asyncio.wait_for(

@@ -102,6 +102,7 @@ def replica_env(content: Path, database_url: str, **extra: str) -> dict[str, str
         "KB_DATABASE_URL": database_url,
         "KB_ADMIN_TOKEN": ADMIN_TOKEN,
         "KB_CANARY_FILE": str(content.parent / "no-canary"),
+        "KB_GOLDEN_FILE": str(content.parent / "golden.jsonl"),  # never the repository's
         "KB_RATE_LIMIT_PER_MINUTE": "0",
         "KB_REPLICA_POLL_S": "0.5",
         "KB_WATCH_DEBOUNCE_MS": "300",

@@ -9,6 +9,7 @@ promoted, 422 for a choice the docs do not have, 503 when the log is unavailable
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from fastapi import Path as PathParam
 from sqlalchemy.exc import SQLAlchemyError
@@ -18,12 +19,13 @@ from service.analytics.golden import DuplicateIdError, GoldenFile, GoldenFileErr
 from service.analytics.report import TOP, WindowError, build_report, time_window
 from service.analytics.review import PromotionError, golden_line, review_item
 from service.analytics.schemas import AnalyticsReport, Promoted, PromoteIn, ReviewItem, ReviewPage
-from service.analytics.store import DuplicatePromotionError
+from service.analytics.store import ConversationStore, DuplicatePromotionError
 from service.database.engine import describe
 from service.problems import Problem, unavailable
 from service.state import ServiceState
 
 ITEM_ID = PathParam(pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description="The turn's message_id.")
+log = logging.getLogger(__name__)
 FLUSH_S = 2.0  # how long a read waits for rows still queued, so the owner sees them
 
 
@@ -116,19 +118,34 @@ def promote(state: ServiceState, item_id: str, choice: PromoteIn, golden: Golden
         line = golden_line(item, choice, served_docs(state))
     except PromotionError as exc:
         raise Problem(422, str(exc), slug="invalid-promotion") from exc
+    store = state.conversation_log().store
+    if state.databases.shared:
+        # Replicas: the database is the golden set (GET /v1/admin/golden); this replica's
+        # KB_GOLDEN_FILE, when its folder exists, gets a copy of the line.
+        _record_promotion(store, item_id, line)
+        try:
+            path: str | None = str(golden.append(line))
+        except GoldenFileError as exc:
+            log.info("golden file not appended (the database has the promotion): %s", exc)
+            path = None
+    else:
+        try:
+            path = str(golden.append(line))
+        except DuplicateIdError as exc:
+            raise Problem(409, str(exc), slug="promoted") from exc
+        except GoldenFileError as exc:
+            raise Problem(500, str(exc), slug="golden-file") from exc
+        _record_promotion(store, item_id, line)
+    return Promoted(id=str(line["id"]), file=path, line=line, item=_item(state, item_id))
+
+
+def _record_promotion(store: ConversationStore, item_id: str, line: dict[str, object]) -> None:
     try:
-        path = golden.append(line)
-    except DuplicateIdError as exc:
-        raise Problem(409, str(exc), slug="promoted") from exc
-    except GoldenFileError as exc:
-        raise Problem(500, str(exc), slug="golden-file") from exc
-    try:
-        state.conversation_log().store.promote(item_id, line)
+        store.promote(item_id, line)
     except DuplicatePromotionError as exc:
         raise Problem(409, str(exc), slug="promoted") from exc
     except SQLAlchemyError as exc:
         raise _log_unavailable(exc) from exc
-    return Promoted(id=str(line["id"]), file=str(path), line=line, item=_item(state, item_id))
 
 
 def promoted(state: ServiceState) -> list[dict[str, object]]:

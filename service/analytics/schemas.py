@@ -192,6 +192,9 @@ class PromoteIn(BaseModel):
 
 class Promoted(BaseModel):
     id: str = Field(description="The golden question's id.")
-    file: str = Field(description="The golden file the line was appended to.")
+    file: str | None = Field(
+        description="The golden file the line was appended to (null: replicas on a shared "
+        "database keep it there only, see GET /v1/admin/golden)."
+    )
     line: dict[str, object]
     item: ReviewItem

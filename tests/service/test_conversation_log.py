@@ -173,11 +173,14 @@ def test_every_turn_is_logged_with_its_facts_and_no_ip_address(
 
 
 def test_analytics_off_writes_nothing_and_hides_the_routes(
-    tmp_path: Path, content_runtime: Runtime, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    content_runtime: Runtime,
+    caplog: pytest.LogCaptureFixture,
+    backend: dict[str, Any],
 ) -> None:
     caplog.set_level(logging.DEBUG)
     refused = "Which submarine did Captain Nemo command in 1870?"
-    with client(tmp_path, content_runtime, analytics=False) as http:
+    with client(tmp_path, content_runtime, analytics=False, **backend) as http:
         assert not http.post("/v1/chat", json={"message": refused}).json()["grounded"]
         body = http.post("/v1/chat", json={"message": QUESTION}).json()
         assert body["grounded"] and body["message_id"]
@@ -190,6 +193,10 @@ def test_analytics_off_writes_nothing_and_hides_the_routes(
             assert response.json()["type"].endswith("/analytics-disabled")
     assert not (tmp_path / "data" / FILE_NAME).exists()
     assert not list((tmp_path / "data").glob("conversations*"))
+    if backend:  # the shared database has the tables (feedback is on) but no turn
+        shared = Database(backend["database_url"], "heads")
+        assert count_turns(shared) == 0
+        shared.dispose()
     # Nothing of the visitors' words in any log line, refused or answered.
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "refused (" in logged  # the refusal itself is logged, by its code

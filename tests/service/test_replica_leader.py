@@ -6,6 +6,7 @@ index up to date."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,8 +20,8 @@ from kbcore.runtime import Runtime
 from kbcore.store import open_local_qdrant
 from service.app import create_app
 from service.replicas import LEADER_LOCK
-from tests.conftest import make_settings
-from tests.kbcli.conftest import ARTICLE
+from tests.conftest import ROOT, make_settings
+from tests.kbcli.conftest import ARTICLE, kb
 
 TOKEN = "leader-admin-token-0123456"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -89,6 +90,21 @@ def test_one_replica_builds_a_shared_index_and_another_takes_over(
                 assert b.app.state.kb.reindex is None  # type: ignore[attr-defined]
                 listed = a.get("/v1/admin/replicas", headers=AUTH).json()["replicas"]
                 assert sorted(r["leader"] for r in listed) == [False, True]
+
+                # A one-off `kb ingest` job is refused while a replica leads (it would
+                # build beside it); it names what to do instead.
+                job = kb(
+                    ["ingest"],
+                    {
+                        **os.environ,
+                        "PYTHONPATH": str(ROOT),
+                        "KB_CONTENT_DIR": str(content),
+                        "KB_DATA_DIR": str(tmp_path / "job"),
+                        "KB_QDRANT_URL": "http://qdrant.invalid:6333",
+                        "KB_DATABASE_URL": database_url,
+                    },
+                )
+                assert job.returncode != 0 and "a serving replica leads" in job.stderr
 
                 # The leader's session dies: b takes the lock and brings the index up to
                 # date; a notices it lost the lock and stops building.

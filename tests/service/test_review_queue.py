@@ -32,8 +32,10 @@ def golden(tmp_path: Path) -> Path:
 
 
 @pytest.fixture()
-def http(tmp_path: Path, content_runtime: Runtime, golden: Path) -> Iterator[TestClient]:
-    settings = make_settings(tmp_path, admin_token=TOKEN, golden_file=golden)
+def http(
+    tmp_path: Path, content_runtime: Runtime, golden: Path, backend: dict[str, Any]
+) -> Iterator[TestClient]:
+    settings = make_settings(tmp_path, admin_token=TOKEN, golden_file=golden, **backend)
     with TestClient(create_app(settings, runtime=content_runtime, sync_on_start=False)) as c:
         yield c
 
@@ -95,6 +97,14 @@ def test_promote_appends_lines_kb_eval_reads(http: TestClient, golden: Path) -> 
     again = promote(http, thumbs["message_id"])
     assert again.status_code == 409 and again.json()["type"].endswith("/promoted")
     assert len(golden.read_text().splitlines()) == 4
+
+    # The database keeps the promotions too (what replicas share): the same lines.
+    exported = http.get("/v1/admin/golden", headers=AUTH)
+    assert exported.status_code == 200
+    assert exported.headers["content-type"].startswith("application/jsonl")
+    assert [json.loads(line) for line in exported.text.splitlines()] == [
+        json.loads(line) for line in lines[1:]
+    ]
 
 
 def test_promotion_choices_must_exist_in_the_served_docs(http: TestClient, golden: Path) -> None:
