@@ -13,7 +13,8 @@ from pythonjsonlogger.json import JsonFormatter
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(correlation_id)s] %(message)s"
 JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(correlation_id)s %(message)s"
-QUIET = ("httpx", "httpcore", "mcp", "asgi_correlation_id", "watchfiles")
+# alembic: its plugin set-up and per-step lines; service.database.migrate logs one line.
+QUIET = ("httpx", "httpcore", "mcp", "asgi_correlation_id", "watchfiles", "alembic")
 
 
 def _not_listening_line(record: logging.LogRecord) -> bool:

@@ -11,6 +11,7 @@ migrated further than this code knows is refused (``NewerSchemaError``), never a
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import Literal
@@ -24,6 +25,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
+log = logging.getLogger(__name__)
 Branch = Literal["log", "feedback", "heads"]
 MIGRATIONS = Path(__file__).parent / "migrations"
 LEGACY_LOG_VERSIONS = 3  # PRAGMA user_version of the last hand-written log migration
@@ -92,6 +94,11 @@ def upgrade(connection: Connection, branch: Branch) -> None:
         connection.rollback()
         raise
     connection.commit()
+    log.info(
+        "database %s: schema brought up to %s",
+        Path(connection.engine.url.database or "").name,
+        ", ".join(sorted(wanted)),
+    )
 
 
 def _stamp_legacy(connection: Connection, config: Config, branch: Branch) -> None:
