@@ -33,12 +33,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.admin.jobs import JobConflictError, ReindexManager, Trigger
-from service.database.engine import Database, describe
+from service.database.engine import Database, describe, dialect_insert
 from service.database.tables import reindex_requests, replicas
 
 log = logging.getLogger(__name__)
@@ -275,8 +274,7 @@ class ReplicaCoordinator:
         }
         try:
             with self.database.write() as connection:
-                dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-                insert = dialect.insert(replicas).values(id=self.replica_id, **values)
+                insert = dialect_insert(connection, replicas).values(id=self.replica_id, **values)
                 connection.execute(
                     insert.on_conflict_do_update(index_elements=[replicas.c.id], set_=values)
                 )

@@ -19,10 +19,9 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from service.database.engine import Database
+from service.database.engine import Database, dialect_insert
 from service.database.tables import golden_promotions, question_vectors, turns
 
 FILE_NAME = "conversations.sqlite3"
@@ -79,8 +78,7 @@ REVIEW_COLUMNS = (
 
 def insert_ignoring_duplicates(connection: Connection, table: sa.Table) -> Any:
     """``INSERT … ON CONFLICT DO NOTHING`` in the connection's dialect."""
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
+    return dialect_insert(connection, table).on_conflict_do_nothing()
 
 
 def write_batch(connection: Connection, items: Sequence[TurnRow | RatingRow]) -> None:

@@ -28,7 +28,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from service.analytics.store import (
     RatingRow,
@@ -37,7 +37,7 @@ from service.analytics.store import (
     prune,
     write_batch,
 )
-from service.database.engine import Database
+from service.database.engine import Database, is_corrupt, is_missing_table
 
 log = logging.getLogger(__name__)
 CAPACITY = 2000
@@ -210,7 +210,7 @@ class LogWriter:
                     self._cap()
                 return True
             except SQLAlchemyError as exc:
-                if attempt == 1 and _missing_table(exc):
+                if attempt == 1 and is_missing_table(exc):
                     # the tables were dropped (or the file emptied): make them again
                     with self._lock:
                         self.stats.recreated += 1
@@ -221,7 +221,7 @@ class LogWriter:
                     self.stats.dropped += len(batch)
                     self.last_error = f"cannot write {self.database.name}: {reason}"
                 self._warn(f"conversation log: {len(batch)} row(s) lost ({reason})")
-                if self.path is not None and _corrupt(exc):
+                if self.path is not None and is_corrupt(exc):
                     self._set_aside(self.path)
                     self.database.forget_schema()
                 return False
@@ -307,18 +307,3 @@ def _looks_like_sqlite(path: Path) -> bool:
     except OSError:
         return True  # missing: SQLite creates it
     return not head or head == SQLITE_HEADER
-
-
-def _message(exc: SQLAlchemyError) -> str:
-    original = exc.orig if isinstance(exc, DBAPIError) else exc
-    return str(original).lower()
-
-
-def _corrupt(exc: SQLAlchemyError) -> bool:
-    text = _message(exc)
-    return "not a database" in text or "malformed" in text
-
-
-def _missing_table(exc: SQLAlchemyError) -> bool:
-    text = _message(exc)
-    return "no such table" in text or ("relation" in text and "does not exist" in text)

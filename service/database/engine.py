@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
@@ -45,6 +46,30 @@ def describe(exc: BaseException, path: Path | None = None) -> str:
     original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     text = str(original).strip().splitlines()[0] if str(original).strip() else type(exc).__name__
     return explain(Exception(text), path) if path is not None else text
+
+
+def _driver_text(exc: SQLAlchemyError) -> str:
+    original = exc.orig if isinstance(exc, DBAPIError) else exc
+    return str(original).lower()
+
+
+def is_corrupt(exc: SQLAlchemyError) -> bool:
+    """SQLite says the file is not (or no longer) a database."""
+    text = _driver_text(exc)
+    return "not a database" in text or "malformed" in text
+
+
+def is_missing_table(exc: SQLAlchemyError) -> bool:
+    """The tables are gone (a file emptied, a schema dropped on the server)."""
+    text = _driver_text(exc)
+    return "no such table" in text or ("relation" in text and "does not exist" in text)
+
+
+def dialect_insert(connection: Connection, table: sa.Table) -> Any:
+    """``INSERT`` with ``ON CONFLICT`` clauses, in the connection's dialect."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 @dataclass
@@ -183,7 +208,6 @@ def _use_wal(cursor: Any, timeout: float) -> None:
     """Switch a database to WAL (it stays so). The switch needs the database to itself and
     SQLite does not wait for that, so when several connections open a new database at
     once, try again until ``timeout``."""
-
     deadline = time.monotonic() + timeout
     while cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
         try:

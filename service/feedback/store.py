@@ -30,10 +30,10 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from kbcore.errors import KBError
-from service.database.engine import Database
+from service.database.engine import Database, is_corrupt, is_missing_table
 from service.database.tables import feedback
 
 FILE_NAME = "feedback.sqlite3"
@@ -73,21 +73,6 @@ class FeedbackStats:
     pruned: int = 0  # older than the retention period
     capped: int = 0  # over the row or size cap
     recreated: int = 0  # times the file (or its table) was gone or corrupt and started afresh
-
-
-def _text(exc: SQLAlchemyError) -> str:
-    original = exc.orig if isinstance(exc, DBAPIError) else exc
-    return str(original).lower()
-
-
-def _is_corrupt(exc: SQLAlchemyError) -> bool:
-    text = _text(exc)
-    return "not a database" in text or "malformed" in text
-
-
-def _is_missing_table(exc: SQLAlchemyError) -> bool:
-    text = _text(exc)
-    return "no such table" in text or ("relation" in text and "does not exist" in text)
 
 
 class FeedbackStore:
@@ -149,10 +134,10 @@ class FeedbackStore:
                     self.last_error = None
                     return result
                 except SQLAlchemyError as exc:
-                    if attempt == 1 and _is_missing_table(exc):
+                    if attempt == 1 and is_missing_table(exc):
                         self.database.forget_schema()
                         continue
-                    if attempt == 1 and path is not None and _is_corrupt(exc) and path.is_file():
+                    if attempt == 1 and path is not None and is_corrupt(exc) and path.is_file():
                         self._set_aside(path)
                         self.database.forget_schema()
                         self.stats.recreated += 1
