@@ -82,6 +82,7 @@ def create_app(
         builds_index=builds,
     )
     metrics.watch_index(state.describe_index)
+    metrics.watch_builds(lambda: state.builds_index)
     metrics.watch_store(
         "conversation_log",
         "Conversation log",

@@ -9,6 +9,7 @@
 | ``kb_embedding_seconds``, ``kb_retrieval_seconds`` | | time in each stage |
 | ``kb_index_info`` | version | 1 for the version being served |
 | ``kb_index_points`` | | points in the served version |
+| ``kb_builds_index`` | | 1 while this process builds the index (leader among replicas) |
 | ``kb_reindex_jobs_total`` | trigger, result | reindex jobs finished |
 | ``kb_rate_limited_total`` | route (the limited prefix) | requests refused with 429 |
 | ``kb_conversation_log_rows_total`` | outcome (written, dropped, pruned, capped) | log rows |
@@ -25,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -158,6 +159,16 @@ class Metrics:
     def watch_index(self, describe: Callable[[], tuple[str, int] | None]) -> None:
         """Report the served version and its point count at every scrape."""
         self.registry.register(IndexCollector(describe))
+
+    def watch_builds(self, builds: Callable[[], bool]) -> None:
+        """``kb_builds_index``: 1 while this process builds the index (always, with an
+        index of its own; the leader only, among replicas sharing one)."""
+        gauge = Gauge(
+            "kb_builds_index",
+            "1 while this process builds the index (the leader among replicas sharing one)",
+            registry=self.registry,
+        )
+        gauge.set_function(lambda: float(builds()))
 
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
         known = method if method in HTTP_METHODS else "other"

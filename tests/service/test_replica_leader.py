@@ -79,6 +79,8 @@ def test_one_replica_builds_a_shared_index_and_another_takes_over(
                 assert ready(b)["replica"]["builds_index"] is False
                 assert ready(b)["index_version"] == ready(a)["index_version"]
                 assert b.app.state.kb.reindex is None  # type: ignore[attr-defined]
+                assert "kb_builds_index 1.0" in a.get("/metrics").text
+                assert "kb_builds_index 0.0" in b.get("/metrics").text
 
                 # A reindex asked of the follower is done by the leader.
                 before = ready(a)["index_version"]
