@@ -21,6 +21,9 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
         if not args.json:
             print(f"asking the running server at {server.url} to reindex", file=sys.stderr)
         job = server.reindex(dry_run=args.dry_run, rebuild=args.rebuild, strict=args.strict)
+        if job.get("status") == "forwarded":
+            print(f"{server.url}: {job.get('detail')}", file=sys.stderr)
+            return 0
         if job.get("status") != "succeeded" or not isinstance(job.get("report"), dict):
             raise KBError(f"the server's reindex failed: {job.get('error')}")
         return print_report(job["report"], args)

@@ -56,6 +56,8 @@ class RemoteServer:
         started = self._call("POST", "/v1/admin/reindex", json=body)
         if started.status_code != 202:
             raise KBError(f"the server at {self.url} refused: {_problem(started)}")
+        if started.json().get("status") == "forwarded":  # a follower of a shared index
+            return dict(started.json())
         job_url = started.headers.get("location") or f"/v1/admin/reindex/{started.json()['id']}"
         while True:
             job = self._json("GET", job_url)
