@@ -31,7 +31,10 @@ def _extras(state: ServiceState) -> list[dict[str, str]]:
     log): reported so an operator sees it, never a reason to take the instance out. The
     details name files relative to the data folder only."""
     problems: list[dict[str, str]] = []
-    feedback = state.feedback().health()  # checked (and healed) now
+    store = state.feedback()
+    # An embedded file is checked (and healed) now; a database server is reported as the
+    # last write found it: a probe must answer fast even when the server does not.
+    feedback = store.health() if store.path is not None else store.last_error
     if feedback is not None:
         problems.append({"component": "feedback", "detail": feedback})
     if state.settings.analytics:
