@@ -43,7 +43,20 @@ from service.database.tables import reindex_requests, replicas
 log = logging.getLogger(__name__)
 LEADER_LOCK = 0x6B62_6C64  # pg_try_advisory_lock key: "kbld"
 KEEP_REQUESTS_S = 7 * 86400.0  # reindex requests older than this are deleted
+PRUNE_EVERY_S = 3600.0  # between two deletions of stale heartbeats and requests
 WARN_EVERY_S = 60.0
+
+
+def _take_lock(connection: Connection) -> bool:
+    """Try the leader lock on this session (it stays held until the session ends or it
+    is released); no transaction is left open."""
+    took = bool(
+        connection.execute(
+            sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": LEADER_LOCK}
+        ).scalar_one()
+    )
+    connection.commit()
+    return took
 
 
 @contextmanager
@@ -54,12 +67,7 @@ def leadership(database: Database) -> Iterator[bool]:
         yield True
         return
     with database.engine.connect() as connection:
-        took = bool(
-            connection.execute(
-                sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": LEADER_LOCK}
-            ).scalar_one()
-        )
-        connection.commit()
+        took = _take_lock(connection)
         try:
             yield took
         finally:
@@ -87,6 +95,8 @@ class ReplicaCoordinator:
     shared_index: bool  # one index for all replicas (a Qdrant server): one leader builds
     poll_s: float = 2.0
     replica_id: str = field(default_factory=new_replica_id)
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
     on_leadership: Callable[[bool], None] | None = None  # told when this replica leads
     _leader: Connection | None = field(default=None, init=False)
     _last_request: int = field(default=0, init=False)
@@ -95,7 +105,7 @@ class ReplicaCoordinator:
     _thread: threading.Thread | None = field(default=None, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _last_warning: float = field(default=-WARN_EVERY_S, init=False)
-    heard: int = field(default=0, init=False)  # broadcast reindexes this replica ran
+    _next_prune: float = field(default=0.0, init=False)  # monotonic time of the next one
 
     @property
     def leader(self) -> bool:
@@ -190,10 +200,7 @@ class ReplicaCoordinator:
             self._warn(f"cannot reach the database to lead ({describe(exc)})")
             return
         try:
-            took = connection.execute(
-                sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": LEADER_LOCK}
-            ).scalar_one()
-            connection.commit()  # the session keeps the lock; no transaction stays open
+            took = _take_lock(connection)
         except SQLAlchemyError as exc:
             connection.close()
             self._warn(f"cannot take the leader lock ({describe(exc)})")
@@ -246,7 +253,6 @@ class ReplicaCoordinator:
             if row["replica"] != self.replica_id and self.leader:
                 log.info("replica: reindex broadcast by %s", row["replica"])
                 self._reindex("broadcast", rebuild=bool(row["rebuild"]))
-                self.heard += 1
 
     def _reindex(self, trigger: Trigger, *, rebuild: bool) -> None:
         try:
@@ -265,8 +271,8 @@ class ReplicaCoordinator:
         except Exception:  # the index may be unreadable: the heartbeat says so
             version = None
         values = {
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
+            "host": self.host,
+            "pid": self.pid,
             "started_at": self._started_at,
             "seen_at": _now(),
             "index_version": version,
@@ -278,12 +284,14 @@ class ReplicaCoordinator:
                 connection.execute(
                     insert.on_conflict_do_update(index_elements=[replicas.c.id], set_=values)
                 )
-                cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=KEEP_REQUESTS_S)
-                stale = cutoff.isoformat(timespec="microseconds")
-                connection.execute(replicas.delete().where(replicas.c.seen_at < stale))
-                connection.execute(
-                    reindex_requests.delete().where(reindex_requests.c.requested_at < stale)
-                )
+                if time.monotonic() >= self._next_prune:
+                    self._next_prune = time.monotonic() + PRUNE_EVERY_S
+                    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=KEEP_REQUESTS_S)
+                    stale = cutoff.isoformat(timespec="microseconds")
+                    connection.execute(replicas.delete().where(replicas.c.seen_at < stale))
+                    connection.execute(
+                        reindex_requests.delete().where(reindex_requests.c.requested_at < stale)
+                    )
         except SQLAlchemyError as exc:
             self._warn(f"cannot write its heartbeat ({describe(exc)})")
 

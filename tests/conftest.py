@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,23 @@ def embedder() -> OnnxMiniLM:
 @pytest.fixture(scope="session")
 def golden() -> list[dict[str, Any]]:
     return [json.loads(line) for line in GOLDEN.read_text().splitlines() if line.strip()]
+
+
+def eventually(condition: Callable[[], bool], timeout: float = 60, what: str = "") -> None:
+    """Wait until ``condition`` holds (polled every 0.1 s), failing after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not in {timeout} s: {what}"
+        time.sleep(0.1)
+
+
+def reindexes(metrics: str, trigger: str) -> float:
+    """Succeeded reindex jobs of ``trigger`` in a ``/metrics`` text (0 when none ran)."""
+    prefix = f'kb_reindex_jobs_total{{result="succeeded",trigger="{trigger}"}} '
+    for line in metrics.splitlines():
+        if line.startswith(prefix):
+            return float(line[len(prefix) :])
+    return 0.0
 
 
 def make_settings(tmp: Path, **overrides: Any) -> Settings:

@@ -60,11 +60,11 @@ def analytics(
         window = time_window(since, until, dt.datetime.now(dt.UTC))
     except WindowError as exc:
         raise Problem(422, str(exc), slug="invalid-window") from exc
-    log = state.conversation_log()
-    log.flush(FLUSH_S)
+    conversations = state.conversation_log()
+    conversations.flush(FLUSH_S)
     docs = served_docs(state)
     try:
-        return build_report(log.store, window, docs.retriever.embedder, docs, limit)
+        return build_report(conversations.store, window, docs.retriever.embedder, docs, limit)
     except SQLAlchemyError as exc:
         raise _log_unavailable(exc) from exc
 
@@ -72,10 +72,10 @@ def analytics(
 def review(state: ServiceState, status: str, limit: int, offset: int) -> ReviewPage:
     """Refused and thumbs-down turns, newest first."""
     require_analytics(state)
-    log = state.conversation_log()
-    log.flush(FLUSH_S)
+    conversations = state.conversation_log()
+    conversations.flush(FLUSH_S)
     try:
-        rows, total = log.store.review(status, limit, offset)
+        rows, total = conversations.store.review(status, limit, offset)
     except SQLAlchemyError as exc:
         raise _log_unavailable(exc) from exc
     return ReviewPage(
@@ -84,10 +84,10 @@ def review(state: ServiceState, status: str, limit: int, offset: int) -> ReviewP
 
 
 def _item(state: ServiceState, item_id: str) -> ReviewItem:
-    log = state.conversation_log()
-    log.flush(FLUSH_S)
+    conversations = state.conversation_log()
+    conversations.flush(FLUSH_S)
     try:
-        row = log.store.get(item_id)
+        row = conversations.store.get(item_id)
     except SQLAlchemyError as exc:
         raise _log_unavailable(exc) from exc
     if row is None:

@@ -168,28 +168,9 @@ class ConversationLog:
         )
         return self.writer.submit(row)
 
-    async def arecord(
-        self,
-        *,
-        channel: Channel,
-        message_id: str,
-        conversation_id: str,
-        question: str,
-        answer: Answer,
-        latency_ms: float,
-        history: Sequence[Turn] = (),
-    ) -> None:
-        """``record``, then on a shared database wait up to ``KB_LOG_COMMIT_WAIT_S`` for
-        the turn to be committed (never longer, never an error)."""
-        written = self.record(
-            channel=channel,
-            message_id=message_id,
-            conversation_id=conversation_id,
-            question=question,
-            answer=answer,
-            latency_ms=latency_ms,
-            history=history,
-        )
+    async def committed(self, written: Future[bool] | None) -> None:
+        """After ``record``: on a shared database wait up to ``KB_LOG_COMMIT_WAIT_S`` for
+        the turn to be committed (never longer, never an error); at once otherwise."""
         if written is None or self.commit_wait_s <= 0 or written.done():
             return
         try:

@@ -186,8 +186,7 @@ class LogWriter:
         if path is None:
             return
         if not _looks_like_sqlite(path):
-            self._set_aside(path)  # counted there
-            self.database.forget_schema()
+            self._set_aside()  # counted there
         elif self._identity is not None and self._identity != _identity(path):
             with self._lock:
                 self.stats.recreated += 1
@@ -222,8 +221,7 @@ class LogWriter:
                     self.last_error = f"cannot write {self.database.name}: {reason}"
                 self._warn(f"conversation log: {len(batch)} row(s) lost ({reason})")
                 if self.path is not None and is_corrupt(exc):
-                    self._set_aside(self.path)
-                    self.database.forget_schema()
+                    self._set_aside()
                 return False
         return False
 
@@ -236,21 +234,17 @@ class LogWriter:
         with self._lock:
             self.stats.capped += capped
 
-    def _set_aside(self, path: Path) -> None:
-        """Move a corrupt log (and its WAL files) out of the way, keeping it."""
-        stamp = time.strftime("%Y%m%dT%H%M%S")
-        aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+    def _set_aside(self) -> None:
+        """Keep a corrupt log aside and start a new one."""
         try:
-            path.replace(aside)
-            for suffix in ("-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            aside = self.database.set_aside()
         except OSError as exc:
             self._warn(f"conversation log: cannot set the corrupt file aside ({exc})")
             return
         with self._lock:
             self.stats.recreated += 1
         self._identity = None
-        log.error("conversation log: %s was corrupt; kept as %s", path.name, aside.name)
+        log.error("conversation log: %s was corrupt; kept as %s", self.database.name, aside.name)
 
     def _prune(self) -> None:
         if self.path is not None and not self.path.is_file():

@@ -73,7 +73,7 @@ class _Turn:
         self, body: ChatRequest, history: list[Turn], answer: Answer, started: float
     ) -> dict[str, object]:
         """Log the answer; the response object."""
-        await self.log.arecord(
+        written = self.log.record(
             channel=Channel(body.channel),
             message_id=self.message_id,
             conversation_id=self.conversation_id,
@@ -82,6 +82,7 @@ class _Turn:
             answer=answer,
             latency_ms=(time.perf_counter() - started) * 1000,
         )
+        await self.log.committed(written)
         return {**answer.to_json(self.conversation_id), "message_id": self.message_id}
 
 

@@ -36,10 +36,6 @@ WAL_RETRY_S = 0.01  # between tries to switch a new database to WAL
 IMMEDIATE = "kb_immediate"  # execution option: this transaction writes
 
 
-class DatabaseError(SQLAlchemyError):
-    """A database that cannot be used, in words (no SQL, no parameters)."""
-
-
 def describe(exc: BaseException, path: Path | None = None) -> str:
     """What went wrong, from the driver's own message: SQLAlchemy's text would add the
     statement and its parameters (a visitor's question) to a log line or a 503."""
@@ -107,6 +103,20 @@ class Database:
 
     def explain(self, exc: BaseException) -> str:
         return describe(exc, self.path)
+
+    def set_aside(self) -> Path:
+        """Move a corrupt SQLite file (and its WAL files) out of the way, keeping it as
+        ``<name>.corrupt-<time>``; the schema is made again on next use. Returns where it
+        went; raises ``OSError`` when it cannot be moved."""
+        path = self.path
+        if path is None:
+            raise ValueError("only a SQLite file can be set aside")
+        aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+        path.replace(aside)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        self.forget_schema()
+        return aside
 
     def forget_schema(self) -> None:
         """The file was replaced: check (and create) the schema again on next use."""

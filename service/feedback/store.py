@@ -106,15 +106,6 @@ class FeedbackStore:
         with self._lock:
             return asdict(self.stats)
 
-    def _set_aside(self, path: Path) -> None:
-        """Move a damaged database (and its WAL files) out of the way, keeping it."""
-        stamp = time.strftime("%Y%m%dT%H%M%S")
-        aside = path.with_name(f"{path.name}.corrupt-{stamp}")
-        log.error("%s is not a readable database; moved to %s and started afresh", path, aside)
-        path.replace(aside)
-        for suffix in ("-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-
     def _run(self, operation: str, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in one transaction, healing a missing or damaged database once."""
         with self._lock:
@@ -138,8 +129,8 @@ class FeedbackStore:
                         self.database.forget_schema()
                         continue
                     if attempt == 1 and path is not None and is_corrupt(exc) and path.is_file():
-                        self._set_aside(path)
-                        self.database.forget_schema()
+                        aside = self.database.set_aside()
+                        log.error("%s is not a readable database; kept as %s", path, aside.name)
                         self.stats.recreated += 1
                         continue
                     self._fail(operation, exc)

@@ -148,7 +148,8 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
         answer = await _guarded(engine.aanswer(question.strip(), turns))
         answer = with_absolute_links(answer, base(ctx))
         message_id = new_message_id()
-        await state.conversation_log().arecord(
+        conversations = state.conversation_log()
+        written = conversations.record(
             channel=Channel.MCP,
             message_id=message_id,
             conversation_id=new_conversation_id(Channel.MCP),
@@ -157,6 +158,7 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
             answer=answer,
             latency_ms=(time.perf_counter() - started) * 1000,
         )
+        await conversations.committed(written)
         result = AskResult.model_validate({**answer.to_json(""), "message_id": message_id})
         return CallToolResult(
             content=[TextContent(type="text", text=ask_text(answer))],

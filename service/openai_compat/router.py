@@ -197,7 +197,7 @@ class _Logged:
     async def record(self, answer: Answer) -> str:
         """Log the answer; its message id."""
         message_id = new_message_id()
-        await self.log.arecord(
+        written = self.log.record(
             channel=Channel.OPENAI,
             message_id=message_id,
             conversation_id=new_conversation_id(Channel.OPENAI),
@@ -206,6 +206,7 @@ class _Logged:
             answer=answer,
             latency_ms=(time.perf_counter() - self.started) * 1000,
         )
+        await self.log.committed(written)
         return message_id
 
 

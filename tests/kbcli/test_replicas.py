@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import eventually, reindexes
 from tests.kbcli.conftest import ARTICLE
 from tests.replicas import AUTH, Replica, ReplicaSet, replica_env
 
@@ -57,13 +57,6 @@ def ask(base: str, question: str) -> dict[str, Any]:
     return body
 
 
-def eventually(condition: Callable[[], bool], timeout: float = 90, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"not in {timeout} s: {what}"
-        time.sleep(0.2)
-
-
 def logged_ids(database_url: str) -> set[str]:
     engine = sa.create_engine(database_url)
     try:
@@ -79,13 +72,8 @@ def totals(replica: Replica) -> dict[str, int]:
     return result
 
 
-def reindexes(replica: Replica, trigger: str) -> float:
-    metrics = httpx.get(f"{replica.url}/metrics", timeout=30).text
-    prefix = f'kb_reindex_jobs_total{{result="succeeded",trigger="{trigger}"}} '
-    for line in metrics.splitlines():
-        if line.startswith(prefix):
-            return float(line[len(prefix) :])
-    return 0.0
+def reindexed(replica: Replica, trigger: str) -> float:
+    return reindexes(httpx.get(f"{replica.url}/metrics", timeout=30).text, trigger)
 
 
 @pytest.mark.timeout(900)
@@ -154,8 +142,8 @@ def test_two_replicas_behind_a_balancer_share_everything(tmp_path: Path, databas
         # An admin reindex on one replica is broadcast: the other rebuilds too.
         started = httpx.post(f"{first.url}/v1/admin/reindex", json={"rebuild": True}, headers=AUTH)
         assert started.status_code == 202, started.text
-        eventually(lambda: reindexes(second, "broadcast") >= 1, what="broadcast reindex")
-        assert reindexes(first, "broadcast") == 0  # the asker is not asked again
+        eventually(lambda: reindexed(second, "broadcast") >= 1, what="broadcast reindex")
+        assert reindexed(first, "broadcast") == 0  # the asker is not asked again
         for replica in replicas.replicas:
             eventually(
                 lambda r=replica: r.get("/readyz")["index_version"] != versions[r.name],

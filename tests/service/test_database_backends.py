@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from kbcore.runtime import Runtime
 from service.app import create_app
 from service.database.engine import Database
 from service.database.tables import FEEDBACK, LOG
-from tests.conftest import make_settings
+from tests.conftest import eventually, make_settings
 from tests.postgres_server import PostgresServer, start_postgres
 from tests.service.conftest import count_turns, sqlite_log
 from tests.service.test_conversation_log import LEGACY_V1
@@ -87,13 +87,6 @@ def own_server(tmp_path: Path) -> Iterator[PostgresServer]:
         yield server
     finally:
         server.destroy()
-
-
-def eventually(condition: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
 
 
 def test_a_database_outage_costs_log_rows_and_feedback_never_answers(

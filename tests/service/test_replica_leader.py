@@ -7,8 +7,6 @@ index up to date."""
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,26 +18,15 @@ from kbcore.runtime import Runtime
 from kbcore.store import open_local_qdrant
 from service.app import create_app
 from service.replicas import LEADER_LOCK
-from tests.conftest import ROOT, make_settings
+from tests.conftest import ROOT, eventually, make_settings, reindexes
 from tests.kbcli.conftest import ARTICLE, kb
 
 TOKEN = "leader-admin-token-0123456"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def eventually(condition: Callable[[], bool], timeout: float = 60, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
-
-
-def reindexes(http: TestClient, trigger: str) -> float:
-    prefix = f'kb_reindex_jobs_total{{result="succeeded",trigger="{trigger}"}} '
-    for line in http.get("/metrics").text.splitlines():
-        if line.startswith(prefix):
-            return float(line[len(prefix) :])
-    return 0.0
+def reindexed(http: TestClient, trigger: str) -> float:
+    return reindexes(http.get("/metrics").text, trigger)
 
 
 def ready(http: TestClient) -> dict[str, Any]:
@@ -86,7 +73,7 @@ def test_one_replica_builds_a_shared_index_and_another_takes_over(
                 before = ready(a)["index_version"]
                 asked = b.post("/v1/admin/reindex", json={"rebuild": True}, headers=AUTH)
                 assert asked.status_code == 202 and asked.json()["status"] == "forwarded"
-                eventually(lambda: reindexes(a, "broadcast") == 1, what="the leader rebuilt")
+                eventually(lambda: reindexed(a, "broadcast") == 1, what="the leader rebuilt")
                 eventually(lambda: ready(b)["index_version"] != before, what="b follows")
                 assert ready(b)["index_version"] == ready(a)["index_version"]
                 assert b.app.state.kb.reindex is None  # type: ignore[attr-defined]
@@ -125,7 +112,7 @@ def test_one_replica_builds_a_shared_index_and_another_takes_over(
                 engine.dispose()
                 assert killed == [(True,)]
                 eventually(lambda: ready(b)["replica"]["builds_index"], what="b leads")
-                eventually(lambda: reindexes(b, "leader") == 1, what="b brought it up to date")
+                eventually(lambda: reindexed(b, "leader") == 1, what="b brought it up to date")
                 eventually(lambda: not ready(a)["replica"]["builds_index"], what="a follows")
                 answer = b.post("/v1/chat", json={"message": "What does LoRA train?"}).json()
                 assert answer["grounded"] and "adapter" in answer["answer"]
